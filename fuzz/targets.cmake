@@ -1,0 +1,1 @@
+# One line per fuzz target; each area appends its own below.
