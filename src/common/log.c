@@ -54,6 +54,9 @@ scc_log_ctx_init(struct scc_log_ctx *ctx, const char *comp, const char *fmt, ...
 }
 
 /* Append to line at *off, never past cap; returns false once full. */
+static bool append(char *line, size_t cap, size_t *off, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+
 static bool
 append(char *line, size_t cap, size_t *off, const char *fmt, ...)
 {

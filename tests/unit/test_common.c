@@ -1,9 +1,6 @@
 /* Unit tests for the small modules of src/common: parse, buf, encode, time, log. */
-#include <cmocka.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
+#include "test.h"
+
 #include <string.h>
 
 #include "common/buf.h"
