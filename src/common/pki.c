@@ -2,6 +2,7 @@
 
 #include "buf.h"
 #include "err.h"
+#include "file.h"
 #include "mem.h"
 
 #include <errno.h>
@@ -395,70 +396,6 @@ scc_pki_cert_from_pem(const char *pem, size_t len, X509 **out)
     BIO_free(bio);
     ERR_clear_error();
     return *out ? 0 : SCC_EINVAL;
-}
-
-int
-scc_file_write_atomic(const char *path, const void *data, size_t len, unsigned mode)
-{
-    char tmp[4096];
-    const uint8_t *p = data;
-    int fd, rc = 0;
-
-    if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(tmp))
-        return SCC_ETRUNC;
-    if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, (mode_t)mode)) < 0)
-        return -errno;
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            rc = n < 0 ? -errno : -EIO;
-            break;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    if (rc == 0 && (fchmod(fd, (mode_t)mode) != 0 || fsync(fd) != 0))
-        rc = -errno;
-    if (close(fd) != 0 && rc == 0)
-        rc = -errno;
-    if (rc == 0 && rename(tmp, path) != 0)
-        rc = -errno;
-    if (rc != 0)
-        (void)unlink(tmp); /* best effort: the temporary name is ours alone */
-    return rc;
-}
-
-int
-scc_file_read(const char *path, size_t max, struct scc_buf *b)
-{
-    uint8_t chunk[4096];
-    int fd, rc = 0;
-
-    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-        return -errno;
-    for (;;) {
-        ssize_t n = read(fd, chunk, sizeof(chunk));
-
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            rc = -errno;
-            break;
-        }
-        if (n == 0)
-            break;
-        if (b->len + (size_t)n > max) {
-            rc = SCC_ETOOBIG;
-            break;
-        }
-        if ((rc = scc_buf_put(b, chunk, (size_t)n)) < 0)
-            break;
-    }
-    close(fd);
-    return rc;
 }
 
 static int

@@ -69,10 +69,4 @@ int scc_pki_key_read(const char *path, EVP_PKEY **out);
 int scc_pki_cert_write(const char *path, X509 *cert);
 int scc_pki_cert_read(const char *path, X509 **out);
 
-/* scc_file_write_atomic - write data to path with mode via rename. */
-int scc_file_write_atomic(const char *path, const void *data, size_t len, unsigned mode);
-
-/* scc_file_read - whole file (at most max bytes) into b. */
-int scc_file_read(const char *path, size_t max, struct scc_buf *b);
-
 #endif /* SCC_COMMON_PKI_H */

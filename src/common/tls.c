@@ -131,6 +131,9 @@ ctx_common(SSL_CTX *ctx, const struct scc_tls_cfg *cfg)
         SSL_CTX_set1_groups_list(ctx, "X25519:P-256") != 1)
         return SCC_ETLS;
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    /* HTTP/2 frames its own ends, so a missing close_notify cannot truncate
+     * a message unnoticed; treat it as an ordinary EOF. */
+    SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_RENEGOTIATION);
     if (cfg->release_buffers)
         SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
     if ((rc = load_identity(ctx, cfg)) < 0 || (rc = load_trust(ctx, cfg)) < 0)
