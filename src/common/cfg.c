@@ -93,6 +93,13 @@ set_value(void *cfg, const struct scc_cfg_opt *o, const char *v, bool from_flag,
         if (rc == 0)
             *(uint32_t *)(void *)p = (uint32_t)n;
         break;
+    case SCC_CFG_SECONDS:
+        if ((rc = scc_parse_duration_ms(v, &n)) == 0 &&
+            (n / 1000 < o->min || n / 1000 > o->max || n % 1000 != 0))
+            rc = SCC_ERANGE;
+        if (rc == 0)
+            *(uint32_t *)(void *)p = (uint32_t)(n / 1000);
+        break;
     case SCC_CFG_BOOL:
         if ((rc = scc_parse_bool(v, &b)) == 0)
             *(bool *)(void *)p = b;
@@ -294,7 +301,8 @@ scc_cfg_free(const struct scc_cfg_opt *opts, size_t nopts, void *cfg)
 void
 scc_cfg_help(const struct scc_cfg_opt *opts, size_t nopts, FILE *out)
 {
-    static const char *const tnames[] = {"STR", "N", "", "DURATION", "HOST:PORT", "STR"};
+    static const char *const tnames[] = {"STR",      "N",         "",   "DURATION",
+                                         "DURATION", "HOST:PORT", "STR"};
 
     for (size_t i = 0; i < nopts; i++) {
         const struct scc_cfg_opt *o = &opts[i];

@@ -20,7 +20,8 @@ enum scc_cfg_type {
     SCC_CFG_STR,      /* char * (owned by the cfg, freed by scc_cfg_free) */
     SCC_CFG_U32,      /* uint32_t */
     SCC_CFG_BOOL,     /* bool; a flag without value means true */
-    SCC_CFG_DURATION, /* uint32_t milliseconds, from "20s", "250ms", "10m" */
+    SCC_CFG_DURATION, /* uint32_t milliseconds, from "20s", "250ms", "10m" (< 49 days) */
+    SCC_CFG_SECONDS,  /* uint32_t seconds, from a duration: for lifetimes like "30d" */
     SCC_CFG_HOSTPORT, /* char *, validated "host:port" */
     SCC_CFG_LIST,     /* char *, repeats joined by commas: "--x a --x b" gives "a,b" */
 };

@@ -261,6 +261,8 @@ on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *user_data)
 
     switch (frame->hd.type) {
     case NGHTTP2_HEADERS:
+        if (s)
+            s->head.end_stream = (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0;
         if (s && frame->headers.cat == NGHTTP2_HCAT_REQUEST)
             on_request_head(h2, s);
         else if (s && frame->headers.cat == NGHTTP2_HCAT_RESPONSE)

@@ -62,7 +62,8 @@ struct scc_h2_head {
     const char *path;      /* requests; NULL for CONNECT */
     const char *authority; /* requests */
     const char *scheme;
-    int status; /* responses */
+    int status;      /* responses */
+    bool end_stream; /* the head came with END_STREAM: no body follows */
     struct scc_h2_hdr extra[SCC_H2_EXTRA_HDRS];
     size_t nextra;
 };

@@ -27,6 +27,7 @@ struct scc_h2io {
     struct event *flush_ev, *tick_ev, *close_ev;
     uint64_t last_rx_ms, last_ping_ms, last_tx_ms;
     uint64_t rtt_us, wire_in, wire_out;
+    uint64_t payload_in, payload_out; /* saved when the session goes */
     bool closing, draining;
     int close_rc;
 };
@@ -213,6 +214,8 @@ on_close_ev(evutil_socket_t fd, short what, void *arg)
 
     (void)fd, (void)what;
     /* Streams first, while their owners and ours are still alive. */
+    io->payload_in = scc_h2_bytes_in(io->h2);
+    io->payload_out = scc_h2_bytes_out(io->h2);
     scc_h2_free(io->h2);
     io->h2 = NULL;
     if (io->close_rc == 0 || io->close_rc == SCC_ECLOSED)
@@ -300,6 +303,14 @@ scc_h2io_drain(struct scc_h2io *io, uint32_t error_code, const char *debug)
     (void)scc_h2_goaway(io->h2, error_code, debug);
 }
 
+void
+scc_h2io_detach(struct scc_h2io *io)
+{
+    memset(&io->user, 0, sizeof(io->user));
+    io->on_close = NULL;
+    io->arg = NULL;
+}
+
 struct scc_h2 *
 scc_h2io_session(struct scc_h2io *io)
 {
@@ -334,4 +345,16 @@ uint64_t
 scc_h2io_wire_out(const struct scc_h2io *io)
 {
     return io->wire_out;
+}
+
+uint64_t
+scc_h2io_payload_in(const struct scc_h2io *io)
+{
+    return io->h2 ? scc_h2_bytes_in(io->h2) : io->payload_in;
+}
+
+uint64_t
+scc_h2io_payload_out(const struct scc_h2io *io)
+{
+    return io->h2 ? scc_h2_bytes_out(io->h2) : io->payload_out;
 }

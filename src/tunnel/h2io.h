@@ -46,6 +46,9 @@ struct scc_tio *scc_h2io_tio(struct scc_h2io *io);
 /* scc_h2io_close - end now; on_close follows from the loop. */
 void scc_h2io_close(struct scc_h2io *io, int rc);
 
+/* scc_h2io_detach - forget the owner: no more callbacks to arg. */
+void scc_h2io_detach(struct scc_h2io *io);
+
 /* scc_h2io_drain - GOAWAY (with debug text), finish open streams, close. */
 void scc_h2io_drain(struct scc_h2io *io, uint32_t error_code, const char *debug);
 
@@ -53,5 +56,8 @@ bool scc_h2io_is_closing(const struct scc_h2io *io);
 uint64_t scc_h2io_rtt_us(const struct scc_h2io *io);  /* last PING round trip, 0 if none */
 uint64_t scc_h2io_wire_in(const struct scc_h2io *io); /* bytes on the wire */
 uint64_t scc_h2io_wire_out(const struct scc_h2io *io);
+/* DATA payload bytes; still valid inside the close callback. */
+uint64_t scc_h2io_payload_in(const struct scc_h2io *io);
+uint64_t scc_h2io_payload_out(const struct scc_h2io *io);
 
 #endif /* SCC_TUNNEL_H2IO_H */

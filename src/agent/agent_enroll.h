@@ -1,0 +1,27 @@
+/*
+ * agent_enroll.h - bootstrap: the node's key is generated here and never
+ * leaves it; the join token and a CSR go to the relay once, and the
+ * certificate that comes back (carrying the node's SPIFFE identity) is
+ * what every later tunnel authenticates with.
+ */
+#ifndef SCC_AGENT_AGENT_ENROLL_H
+#define SCC_AGENT_AGENT_ENROLL_H
+
+struct agent;
+struct scc_h2;
+
+/* rc 0: enrolled; SCC_EAUTH: refused for good (bad, used or expired token,
+ * or a token for another node); anything else: worth retrying. */
+typedef void (*agent_enroll_done_cb)(void *arg, int rc);
+
+/* agent_enroll_request - POST /v1/enroll on an enrolment connection. */
+int agent_enroll_request(struct agent *a, struct scc_h2 *h2, const char *authority,
+                         agent_enroll_done_cb done, void *arg);
+
+/* agent_identity_load - node key (created if missing), certificate if
+ * enrolled, and the TLS contexts.  Logs and returns <0 on fatal errors. */
+int agent_identity_load(struct agent *a);
+
+void agent_identity_free(struct agent *a);
+
+#endif /* SCC_AGENT_AGENT_ENROLL_H */

@@ -1,0 +1,101 @@
+/*
+ * ctl.h - sccd's control plane: state shared by its modules.
+ *
+ *   ctl_cfg.c        options table
+ *   ctl_pki.c        the CA and server certificate under DIR/pki/
+ *   ctl_store*.c     SQLite (worker thread only)
+ *   ctl_nodes.c      join tokens, enrolment, revocation, the admin routes
+ *   main.c           wires control plane and relay together
+ *
+ * Threads: everything here runs on the event loop except the functions
+ * passed to scc_worker_submit, which own the store and the CA key.
+ */
+#ifndef SCC_CONTROL_CTL_H
+#define SCC_CONTROL_CTL_H
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/cfg.h"
+#include "common/ident.h"
+#include "common/log.h"
+
+struct event;
+struct event_base;
+struct scc_map;
+struct scc_worker;
+struct ctl_store;
+struct scc_h2_stream;
+
+struct ctl_cfg {
+    char *data_dir;
+    char *role; /* "all" or "relay" */
+    char *api_listen;
+    char *relay_listen;
+    char *metrics_listen;
+    char *admin_socket; /* default DIR/sccd.sock, or DIR/relay.sock for --role relay */
+    char *trust_domain;
+    char *san; /* extra DNS names / IPs for the server certificate */
+    char *log_level;
+    char *config;
+    uint32_t node_cert_ttl_s;
+    uint32_t join_token_ttl_ms; /* default for new join tokens */
+    uint32_t keepalive_ms;
+    uint32_t dead_after_ms;
+    uint32_t handshake_timeout_ms;
+    uint32_t request_timeout_ms;
+    uint32_t max_tunnels;
+    uint32_t max_handshakes;
+    uint32_t retry_after_s;
+};
+
+struct ctl_paths {
+    char db[4096];
+    char pki[4096];
+    char ca_crt[4096], ca_key[4096];
+    char server_crt[4096], server_key[4096];
+    char admin_token[4096];
+    char admin_socket[4096];
+    char endpoints[4096];
+};
+
+struct ctl {
+    struct event_base *base;
+    const struct ctl_cfg *cfg;
+    struct ctl_paths paths;
+    struct scc_log_ctx log;
+    struct scc_worker *worker;
+    struct ctl_store *store; /* worker thread only */
+    EVP_PKEY *ca_key;        /* worker thread only */
+    X509 *ca;
+    struct scc_map *revoked; /* serial -> non-NULL; loop thread */
+    int64_t revoked_checked_ms;
+    bool revoke_refreshing;
+    struct event *revoke_timer;
+    /* Set by main: drop a node's tunnel (the relay's business). */
+    void (*disconnect)(void *arg, const struct scc_ident *id);
+    void *disconnect_arg;
+};
+
+/* ctl_cfg.c */
+extern const struct scc_cfg_opt ctl_cfg_opts[];
+extern const size_t ctl_cfg_nopts;
+int ctl_cfg_check(const struct ctl_cfg *cfg, char *err, size_t cap);
+int ctl_paths_init(struct ctl_paths *p, const char *data_dir);
+
+/* ctl_pki.c: load or create the CA, the server certificate and the admin
+ * token; on the calling thread, at start-up only. */
+int ctl_pki_init(struct ctl *c);
+int ctl_admin_token_init(struct ctl *c);
+
+/* ctl_nodes.c */
+int ctl_nodes_start(struct ctl *c);
+void ctl_nodes_stop(struct ctl *c);
+void ctl_nodes_enroll(void *arg, const char *body, size_t len, const char *peer,
+                      void (*done)(void *done_arg, int status, const char *json), void *done_arg);
+bool ctl_nodes_is_revoked(void *arg, const char *serial);
+void ctl_nodes_admin_request(void *arg, struct scc_h2_stream *s);
+
+#endif /* SCC_CONTROL_CTL_H */

@@ -1,0 +1,168 @@
+#include "ctl_store.h"
+
+#include "ctl_store_int.h"
+
+#include "common/err.h"
+#include "common/mem.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/*
+ * The schema, one migration per entry.  Never edit a shipped entry: add a
+ * new one.  Entry i moves the database from user_version i to i + 1.
+ */
+static const char *const migrations[] = {
+        /* 1: nodes, join tokens, certificates, API tokens */
+        "CREATE TABLE join_tokens ("
+        "  id TEXT PRIMARY KEY, hash TEXT NOT NULL,"
+        "  ws TEXT NOT NULL, cluster TEXT NOT NULL, node TEXT NOT NULL,"
+        "  created_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL,"
+        "  used_ms INTEGER, used_key TEXT, cert_pem TEXT);"
+        "CREATE TABLE node_certs ("
+        "  serial TEXT PRIMARY KEY, ws TEXT NOT NULL, cluster TEXT NOT NULL, node TEXT NOT NULL,"
+        "  issued_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL, revoked_ms INTEGER);"
+        "CREATE INDEX node_certs_node ON node_certs(ws, cluster, node);"
+        "CREATE INDEX node_certs_revoked ON node_certs(revoked_ms) WHERE revoked_ms IS NOT NULL;"
+        "CREATE TABLE api_tokens ("
+        "  id TEXT PRIMARY KEY, hash TEXT NOT NULL, scope TEXT NOT NULL, name TEXT,"
+        "  created_ms INTEGER NOT NULL, expires_ms INTEGER, revoked_ms INTEGER);",
+};
+
+const char *
+ctl_store_errmsg(struct ctl_store *st)
+{
+    return sqlite3_errmsg(st->db);
+}
+
+int
+ctl_store_exec(struct ctl_store *st, const char *sql)
+{
+    char *msg = NULL;
+
+    if (sqlite3_exec(st->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        snprintf(st->err, sizeof(st->err), "%s", msg ? msg : "unknown error");
+        sqlite3_free(msg);
+        return SCC_ESTORE;
+    }
+    return 0;
+}
+
+int
+ctl_store_begin(struct ctl_store *st)
+{
+    return ctl_store_exec(st, "BEGIN IMMEDIATE");
+}
+
+int
+ctl_store_commit(struct ctl_store *st)
+{
+    return ctl_store_exec(st, "COMMIT");
+}
+
+void
+ctl_store_rollback(struct ctl_store *st)
+{
+    (void)ctl_store_exec(st, "ROLLBACK");
+}
+
+int
+ctl_store_prepare(struct ctl_store *st, const char *sql, sqlite3_stmt **out)
+{
+    if (sqlite3_prepare_v2(st->db, sql, -1, out, NULL) != SQLITE_OK) {
+        snprintf(st->err, sizeof(st->err), "%s", sqlite3_errmsg(st->db));
+        return SCC_ESTORE;
+    }
+    return 0;
+}
+
+/* Copy a text column into a fixed buffer ("" for NULL). */
+void
+ctl_store_col_text(sqlite3_stmt *stmt, int col, char *out, size_t cap)
+{
+    const unsigned char *t = sqlite3_column_text(stmt, col);
+
+    snprintf(out, cap, "%s", t ? (const char *)t : "");
+}
+
+static int
+user_version(struct ctl_store *st, int *v)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc;
+
+    if ((rc = ctl_store_prepare(st, "PRAGMA user_version", &stmt)) < 0)
+        return rc;
+    rc = sqlite3_step(stmt) == SQLITE_ROW ? 0 : SCC_ESTORE;
+    *v = sqlite3_column_int(stmt, 0);
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
+static int
+migrate(struct ctl_store *st)
+{
+    int have = 0, want = (int)(sizeof(migrations) / sizeof(migrations[0])), rc;
+    char sql[64];
+
+    if ((rc = user_version(st, &have)) < 0)
+        return rc;
+    if (have > want) {
+        snprintf(st->err, sizeof(st->err),
+                 "database schema version %d is newer than this sccd (%d): refusing to run", have,
+                 want);
+        return SCC_ESTORE;
+    }
+    for (int v = have; v < want; v++) {
+        if ((rc = ctl_store_begin(st)) < 0)
+            return rc;
+        snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v + 1);
+        if ((rc = ctl_store_exec(st, migrations[v])) < 0 || (rc = ctl_store_exec(st, sql)) < 0) {
+            ctl_store_rollback(st);
+            return rc;
+        }
+        if ((rc = ctl_store_commit(st)) < 0)
+            return rc;
+    }
+    return 0;
+}
+
+int
+ctl_store_open(const char *path, struct ctl_store **out, char *err, size_t cap)
+{
+    struct ctl_store *st = scc_calloc(1, sizeof(*st));
+    int rc = SCC_ESTORE;
+
+    *out = NULL;
+    if (st == NULL)
+        return SCC_ENOMEM;
+    if (sqlite3_open_v2(path, &st->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        NULL) != SQLITE_OK) {
+        snprintf(st->err, sizeof(st->err), "%s", st->db ? sqlite3_errmsg(st->db) : "no memory");
+        goto out;
+    }
+    /* Other processes (relays) may hold the write lock briefly. */
+    sqlite3_busy_timeout(st->db, 5000);
+    if ((rc = ctl_store_exec(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                                 "PRAGMA foreign_keys=ON;")) < 0 ||
+        (rc = migrate(st)) < 0)
+        goto out;
+    *out = st;
+    st = NULL;
+out:
+    if (st) {
+        snprintf(err, cap, "%s: %s", path, st->err);
+        ctl_store_close(st);
+    }
+    return rc;
+}
+
+void
+ctl_store_close(struct ctl_store *st)
+{
+    if (st == NULL)
+        return;
+    sqlite3_close(st->db);
+    scc_free(st);
+}

@@ -1,0 +1,76 @@
+/*
+ * relay.h - the relay: where agents' tunnels arrive, and from where the
+ * control plane reaches them.
+ *
+ *   relay.c         lifecycle, listeners, the tunnel registry
+ *   relay_accept.c  TLS handshakes: mutual-TLS tunnels and enrolments
+ *   relay_admin.c   the admin socket: list nodes, route requests to them
+ *   relay_proxy.c   one admin stream spliced to one tunnel stream
+ *   relay_metrics.c Prometheus metrics, /healthz and /readyz
+ *
+ * The relay is an HTTP/2 *client* on every tunnel (the agent dialled, but
+ * the relay asks).  It never touches the state store: join tokens,
+ * certificates and revocations come from the control plane through struct
+ * relay_authority, which sccd wires in.
+ */
+#ifndef SCC_RELAY_RELAY_H
+#define SCC_RELAY_RELAY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/ident.h"
+
+struct event_base;
+struct relay;
+struct scc_h2_stream;
+
+/* Reply to an enrolment: status and JSON body (copied). */
+typedef void (*relay_enroll_done_cb)(void *done_arg, int status, const char *json);
+
+struct relay_authority {
+    /* Check a join token and sign the CSR in the JSON request body, on
+     * the control plane's worker thread; done runs on the loop later. */
+    void (*enroll)(void *arg, const char *body, size_t len, const char *peer,
+                   relay_enroll_done_cb done, void *done_arg);
+    /* Is the certificate with this serial (lowercase hex) revoked?  Called
+     * on the loop: answer from memory. */
+    bool (*is_revoked)(void *arg, const char *serial);
+    /* An admin-socket request the relay does not serve itself; the
+     * callee answers on s.  NULL: 404. */
+    void (*admin_request)(void *arg, struct scc_h2_stream *s);
+    void *arg;
+};
+
+struct relay_cfg {
+    const char *listen;         /* tunnel port, e.g. 127.0.0.2:8443 */
+    const char *admin_socket;   /* Unix socket path for sccctl / the API */
+    const char *metrics_listen; /* plain HTTP on loopback: /metrics, /healthz, /readyz */
+    const char *cert_file, *key_file, *ca_file;
+    const char *trust_domain;
+    uint32_t keepalive_ms;
+    uint32_t dead_after_ms;
+    uint32_t handshake_timeout_ms;
+    uint32_t request_timeout_ms; /* response head deadline for proxied requests */
+    uint32_t max_tunnels;        /* beyond: GOAWAY "retry-after" */
+    uint32_t max_handshakes;     /* concurrent; beyond, stop accepting for a moment */
+    uint32_t retry_after_s;
+};
+
+int relay_new(struct event_base *base, const struct relay_cfg *cfg,
+              const struct relay_authority *auth, struct relay **out);
+void relay_free(struct relay *r);
+
+/* relay_bound - the address the tunnel listener got (port 0 resolved). */
+const char *relay_bound(const struct relay *r);
+const char *relay_metrics_bound(const struct relay *r);
+
+/* relay_disconnect - drop the tunnel of id now (e.g. just revoked). */
+void relay_disconnect(struct relay *r, const struct scc_ident *id, const char *why);
+
+/* relay_drain - GOAWAY to every tunnel; stop accepting. */
+void relay_drain(struct relay *r);
+size_t relay_tunnel_count(const struct relay *r);
+
+#endif /* SCC_RELAY_RELAY_H */

@@ -1,0 +1,199 @@
+/*
+ * relay_admin.c - the admin socket: HTTP/2 over a Unix socket that only
+ * its owner can open (mode 0600).  sccctl and the control plane's API use
+ * it to list connected nodes and to reach them:
+ *
+ *   GET /v1/nodes                  connected tunnels (optionally ?workspace=WS)
+ *   <any request> + scc-node: ws/cluster/node
+ *                                  forwarded to that node's tunnel
+ *
+ * A request may carry "scc-scope: ws/WS" (the API sets it for tokens
+ * scoped to one workspace): nodes of other workspaces are then invisible.
+ * Everything else goes to the control plane's handler.
+ */
+#include "relay_int.h"
+
+#include "common/err.h"
+#include "common/map.h"
+#include "common/mem.h"
+#include "common/time.h"
+#include "tunnel/tio.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct list_ctx {
+    json_t *arr;
+    const char *ws; /* only this workspace, or NULL */
+};
+
+static void
+reply_error(struct scc_h2_stream *s, int status, const char *code, const char *msg)
+{
+    json_t *o = json_pack("{s:{s:s, s:s}}", "error", "code", code, "message", msg);
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+
+    if (text == NULL || scc_h2_respond_json(s, status, text) < 0)
+        scc_h2_stream_reset(s, 2);
+    free(text);
+    json_decref(o);
+}
+
+/* The workspace a request may see: NULL for all. */
+static const char *
+scope_ws(struct scc_h2_stream *s)
+{
+    const char *scope = scc_h2_stream_header(s, "scc-scope");
+
+    if (scope == NULL || strcmp(scope, "*") == 0)
+        return NULL;
+    return strncmp(scope, "ws/", 3) == 0 ? scope + 3 : "";
+}
+
+static int
+list_one(const char *key, void *value, void *arg)
+{
+    struct relay_tunnel *t = value;
+    struct list_ctx *c = arg;
+    struct scc_h2 *h2 = scc_h2io_session(t->io);
+    char since[40];
+    json_t *o;
+
+    (void)key;
+    if (c->ws && strcmp(c->ws, t->id.ws) != 0)
+        return 0;
+    (void)scc_time_format_rfc3339(t->since_ms, since, sizeof(since));
+    o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:b}", "name", t->path,
+                  "identity", t->uri, "workspace", t->id.ws, "cluster", t->id.cluster, "node",
+                  t->id.node, "remote_address", t->peer, "connected_since", since, "bytes_to_node",
+                  (json_int_t)scc_h2_bytes_out(h2), "bytes_from_node",
+                  (json_int_t)scc_h2_bytes_in(h2), "rtt_us", (json_int_t)scc_h2io_rtt_us(t->io),
+                  "streams", (json_int_t)scc_h2_stream_count(h2), "tls_resumed", t->resumed);
+    if (o)
+        json_array_append_new(c->arr, o);
+    return 0;
+}
+
+static int
+by_name(const void *a, const void *b)
+{
+    const char *x = json_string_value(json_object_get(*(json_t *const *)a, "name"));
+    const char *y = json_string_value(json_object_get(*(json_t *const *)b, "name"));
+
+    return strcmp(x ? x : "", y ? y : "");
+}
+
+static void
+nodes_list(struct relay *r, struct scc_h2_stream *s, const char *query)
+{
+    struct list_ctx c = {json_array(), scope_ws(s)};
+    char wsq[SCC_IDENT_SEG_MAX + 1];
+    json_t **items, *sorted, *o;
+    size_t n;
+    char *text;
+
+    if (query && strncmp(query, "workspace=", 10) == 0 && strlen(query + 10) < sizeof(wsq)) {
+        memcpy(wsq, query + 10, strlen(query + 10) + 1);
+        if (c.ws && strcmp(c.ws, wsq) != 0)
+            wsq[0] = '\0'; /* out of scope: list nothing */
+        c.ws = wsq;
+    }
+    scc_map_each(r->tunnels, list_one, &c);
+    /* Stable order for people and scripts. */
+    n = json_array_size(c.arr);
+    items = scc_calloc(n ? n : 1, sizeof(*items));
+    sorted = json_array();
+    for (size_t i = 0; items && i < n; i++)
+        items[i] = json_array_get(c.arr, i);
+    if (items)
+        qsort(items, n, sizeof(*items), by_name);
+    for (size_t i = 0; items && sorted && i < n; i++)
+        json_array_append(sorted, items[i]);
+    o = json_pack("{s:o, s:s}", "nodes", sorted, "relay", r->bound);
+    text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    if (text == NULL || scc_h2_respond_json(s, 200, text) < 0)
+        scc_h2_stream_reset(s, 2);
+    free(text);
+    json_decref(o);
+    json_decref(c.arr);
+    scc_free(items);
+}
+
+static void
+route_to_node(struct relay *r, struct scc_h2_stream *s, const char *node)
+{
+    const char *ws = scope_ws(s);
+    struct relay_tunnel *t = relay_find(r, node);
+    char msg[300];
+
+    /* Out of scope looks exactly like absent: a scoped caller learns
+     * nothing about other workspaces' nodes. */
+    if (t == NULL || (ws && strcmp(ws, t->id.ws) != 0)) {
+        snprintf(msg, sizeof(msg), "node '%.200s' is not connected to this relay", node);
+        reply_error(s, 404, "NodeNotConnected", msg);
+        return;
+    }
+    relay_proxy_start(r, t, s);
+}
+
+static void
+on_admin_request(struct scc_h2 *h2, struct scc_h2_stream *s, void *arg)
+{
+    struct relay *r = arg;
+    const struct scc_h2_head *h = scc_h2_stream_head(s);
+    const char *node = scc_h2_stream_header(s, "scc-node");
+    const char *q = h->path ? strchr(h->path, '?') : NULL;
+
+    (void)h2;
+    if (node) {
+        route_to_node(r, s, node);
+        return;
+    }
+    if (h->path && strcmp(h->method, "GET") == 0 && strncmp(h->path, "/v1/nodes", 9) == 0 &&
+        (h->path[9] == '\0' || h->path[9] == '?')) {
+        nodes_list(r, s, q ? q + 1 : NULL);
+        return;
+    }
+    if (r->auth.admin_request)
+        r->auth.admin_request(r->auth.arg, s);
+    else
+        reply_error(s, 404, "NotFound", "no such admin route");
+}
+
+static void
+on_admin_close(struct scc_h2io *io, int rc, void *arg)
+{
+    (void)io, (void)rc, (void)arg;
+}
+
+void
+relay_on_admin_accept(evutil_socket_t lfd, short what, void *arg)
+{
+    static const struct scc_h2_cbs cbs = {.on_request = on_admin_request};
+    /* Local and trusted by file permission: no pings, no idle deadline
+     * (a follow of a long run may be silent for hours). */
+    struct scc_h2io_cfg iocfg = {0, 0};
+    struct relay *r = arg;
+
+    (void)what;
+    for (int i = 0; i < 16; i++) {
+        struct scc_tio *tio = NULL;
+        struct scc_h2io *io = NULL;
+        int fd, rc;
+
+        if ((rc = scc_sock_accept(lfd, &fd, NULL, 0)) < 0) {
+            if (rc != -EAGAIN)
+                scc_log_warn_rc(&r->log, rc, "admin accept");
+            return;
+        }
+        if (scc_tio_new(r->base, fd, &tio) < 0)
+            continue;
+        if (scc_h2io_new(r->base, tio, SCC_H2_SERVER, &r->h2set, &cbs, &iocfg, on_admin_close, r,
+                         &io) < 0)
+            scc_log_warn(&r->log, "admin connection setup failed");
+    }
+}

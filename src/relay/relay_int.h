@@ -1,0 +1,67 @@
+/*
+ * relay_int.h - state shared by the relay's modules (not for other
+ * components: they use relay.h).
+ */
+#ifndef SCC_RELAY_RELAY_INT_H
+#define SCC_RELAY_RELAY_INT_H
+
+#include <event2/util.h>
+#include <openssl/ssl.h>
+
+#include "common/log.h"
+#include "relay.h"
+#include "relay_metrics.h"
+#include "tunnel/h2.h"
+#include "tunnel/h2io.h"
+#include "tunnel/sock.h"
+
+struct scc_map;
+
+struct relay_tunnel {
+    struct relay *r;
+    struct scc_h2io *io;
+    struct scc_ident id;
+    char path[3 * SCC_IDENT_SEG_MAX + 3]; /* "ws/cluster/node": the registry key */
+    char uri[SCC_IDENT_URI_MAX + 1];
+    char peer[SCC_ADDR_STR_MAX];
+    char serial[64];
+    uint64_t since_ms; /* wall clock */
+    bool resumed;
+    bool registered;
+    struct scc_log_ctx log;
+};
+
+struct relay {
+    struct event_base *base;
+    struct relay_cfg cfg;
+    struct relay_authority auth;
+    SSL_CTX *tls;
+    int lfd, afd;
+    struct event *accept_ev, *admin_ev, *resume_ev;
+    char bound[SCC_ADDR_STR_MAX];
+    struct scc_map *tunnels; /* path -> struct relay_tunnel */
+    size_t handshakes;       /* in progress */
+    bool draining;
+    struct scc_h2_settings h2set;
+    struct scc_keepalive tcp_ka;
+    struct relay_metrics *metrics;
+    struct scc_log_ctx log;
+    struct scc_ratelimit refuse_rl; /* refusal log lines */
+    uint64_t next_conn_id;
+};
+
+/* relay.c */
+int relay_register(struct relay *r, struct relay_tunnel *t);
+void relay_unregister(struct relay *r, struct relay_tunnel *t);
+struct relay_tunnel *relay_find(struct relay *r, const char *path);
+
+/* relay_accept.c */
+void relay_on_accept(evutil_socket_t fd, short what, void *arg);
+
+/* relay_admin.c */
+void relay_on_admin_accept(evutil_socket_t fd, short what, void *arg);
+
+/* relay_proxy.c: splice admin stream s to the tunnel t. */
+void relay_proxy_start(struct relay *r, struct relay_tunnel *t, struct scc_h2_stream *s);
+
+#endif /* SCC_RELAY_RELAY_INT_H */
