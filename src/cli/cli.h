@@ -42,6 +42,7 @@ struct cli {
     const char *output; /* "table" or "json" */
     struct cli_conn *conn;
     int exit_code;
+    bool quiet_connect; /* retrying quietly: do not report each failed dial */
 };
 
 /* A finished request: status 0 means the connection failed. */

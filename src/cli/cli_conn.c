@@ -56,6 +56,8 @@ cli_connect(struct cli *c)
         return SCC_ENOMEM;
     c->conn->closed = false;
     if ((rc = scc_sock_connect_unix(c->admin_socket, &fd)) < 0) {
+        if (c->quiet_connect)
+            return rc;
         fprintf(stderr,
                 "sccctl: cannot reach sccd at %s: %s (is sccd running with this "
                 "--data-dir?)\n",

@@ -130,7 +130,7 @@ follow_start(struct follow *f)
             .on_head = f_on_head, .on_data = f_on_data, .on_close = f_on_close};
     struct scc_h2_hdr hdrs[] = {{"scc-node", f->x->node}};
     struct scc_h2_stream *s = NULL;
-    char path[200];
+    char path[512];
 
     if (f->done || f->open)
         return;
@@ -161,7 +161,7 @@ static void
 on_sigint(evutil_socket_t sig, short what, void *arg)
 {
     struct exec *x = arg;
-    char path[120];
+    char path[512];
 
     (void)sig, (void)what;
     if (++x->interrupts > 1) {
@@ -206,7 +206,7 @@ start_run(struct exec *x, int argc, char **argv)
 static int
 final_status(struct exec *x)
 {
-    char path[120];
+    char path[512];
     json_t *body = NULL;
     const char *state;
     int status, rc = CLI_EXEC_FAILED;
@@ -252,6 +252,9 @@ cli_cmd_exec(struct cli *c, int argc, char **argv)
     (void)scc_rand_hex(12, x.id, sizeof(x.id));
     if ((rc = start_run(&x, argc - first, argv + first)) != 0)
         return rc;
+    /* From here on stderr carries the command's bytes: retries are silent
+     * until sccctl gives up. */
+    c->quiet_connect = true;
     x.retry_ev = evtimer_new(c->base, on_retry, &x);
     x.sigint_ev = evsignal_new(c->base, SIGINT, on_sigint, &x);
     if (x.retry_ev == NULL || x.sigint_ev == NULL || event_add(x.sigint_ev, NULL) != 0)

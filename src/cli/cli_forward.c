@@ -4,6 +4,12 @@
  * Listens on ADDR:LOCALPORT (127.0.0.1 by default) and carries each
  * connection through its own CONNECT stream to HOST:PORT as seen from the
  * node, e.g. a driver UI listening only on the node's loopback.
+ *
+ * sccctl does not copy the bytes itself: it hands each accepted socket to
+ * sccd over the admin socket (relay_handoff.c), and the relay splices it
+ * into the tunnel.  --via-stream keeps the bytes in sccctl instead (an
+ * HTTP/2 CONNECT stream over the admin socket), as a client on another
+ * host would have to.
  */
 #include "cli.h"
 
@@ -16,6 +22,7 @@
 #include <event2/event.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -25,6 +32,7 @@ struct fwd {
     char target[300];
     int lfd;
     unsigned active;
+    bool via_stream;
 };
 
 static void
@@ -40,6 +48,62 @@ on_bridge_done(void *arg, uint64_t up, uint64_t down, uint32_t code)
                 f->target, f->node, code, (unsigned long long)up, (unsigned long long)down);
 }
 
+struct pending {
+    struct fwd *f;
+    int ufd;
+    struct event *ev;
+};
+
+/* The relay's one-line answer: "200 connected", or why not. */
+static void
+on_answer(evutil_socket_t ufd, short what, void *arg)
+{
+    struct pending *p = arg;
+    char line[400];
+    ssize_t n = (what & EV_TIMEOUT) ? -1 : read(ufd, line, sizeof(line) - 1);
+
+    if (n > 0) {
+        line[n] = '\0';
+        line[strcspn(line, "\n")] = '\0';
+    }
+    if (n <= 0 || strncmp(line, "200", 3) != 0)
+        fprintf(stderr, "sccctl: connection to %s via %s failed: %s\n", p->f->target, p->f->node,
+                n > 0 ? line : "no answer from sccd");
+    event_free(p->ev);
+    close(p->ufd);
+    free(p);
+}
+
+static void
+handoff(struct fwd *f, int fd)
+{
+    json_t *o = json_pack("{s:s, s:s}", "node", f->node, "target", f->target);
+    char *body = o ? json_dumps(o, JSON_COMPACT) : NULL, msg[800];
+    struct pending *p = NULL;
+    struct timeval tv = {60, 0};
+    int ufd = -1, n = -1;
+
+    if (body)
+        n = snprintf(msg, sizeof(msg), "SCCFWD1 %s\n", body);
+    free(body);
+    json_decref(o);
+    if (n < 0 || (size_t)n >= sizeof(msg) || scc_sock_connect_unix(f->c->admin_socket, &ufd) < 0 ||
+        scc_sock_send_fd(ufd, msg, (size_t)n, fd) < 0 || (p = calloc(1, sizeof(*p))) == NULL ||
+        (p->ev = event_new(f->c->base, ufd, EV_READ, on_answer, p)) == NULL) {
+        fprintf(stderr, "sccctl: cannot hand the connection to sccd at %s: %s\n",
+                f->c->admin_socket, strerror(errno));
+        if (ufd >= 0)
+            close(ufd);
+        free(p);
+        close(fd);
+        return;
+    }
+    close(fd); /* sccd has its own copy now */
+    p->f = f;
+    p->ufd = ufd;
+    event_add(p->ev, &tv);
+}
+
 static void
 one(struct fwd *f, int fd)
 {
@@ -47,6 +111,10 @@ one(struct fwd *f, int fd)
     struct scc_h2_stream *s = NULL;
     int rc;
 
+    if (!f->via_stream) {
+        handoff(f, fd);
+        return;
+    }
     if (!cli_connected(f->c))
         cli_disconnect(f->c);
     if ((rc = cli_connect(f->c)) < 0 ||
@@ -89,7 +157,8 @@ on_sigint(evutil_socket_t sig, short what, void *arg)
 static int
 fwd_usage(void)
 {
-    fprintf(stderr, "usage: sccctl forward NODE LOCALPORT:HOST:PORT [--bind ADDR]\n");
+    fprintf(stderr,
+            "usage: sccctl forward NODE LOCALPORT:HOST:PORT [--bind ADDR] [--via-stream]\n");
     return CLI_USAGE;
 }
 
@@ -104,11 +173,17 @@ cli_cmd_forward(struct cli *c, int argc, char **argv)
     uint64_t lport;
     const char *colon;
 
-    if (argc == 5 && strcmp(argv[3], "--bind") == 0)
-        bind_addr = argv[4];
-    else if (argc != 3)
-        return fwd_usage();
     memset(&f, 0, sizeof(f));
+    for (int i = 3; i < argc; i++) {
+        if (strcmp(argv[i], "--bind") == 0 && i + 1 < argc)
+            bind_addr = argv[++i];
+        else if (strcmp(argv[i], "--via-stream") == 0)
+            f.via_stream = true;
+        else
+            return fwd_usage();
+    }
+    if (argc < 3)
+        return fwd_usage();
     f.c = c;
     colon = strchr(argv[2], ':');
     if (colon == NULL || scc_parse_u64n(argv[2], (size_t)(colon - argv[2]), 0, 65535, &lport) < 0 ||

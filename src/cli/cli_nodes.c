@@ -129,14 +129,36 @@ cli_cmd_token(struct cli *c, int argc, char **argv)
     return rc;
 }
 
+static int
+node_disconnect(struct cli *c, const char *name)
+{
+    char node[256], path[400];
+    json_t *body = NULL;
+    int status, rc = CLI_OK;
+
+    if (cli_resolve_node(c, name, node, sizeof(node)) < 0)
+        return CLI_NOT_FOUND;
+    snprintf(path, sizeof(path), "/v1/nodes/%s/disconnect", node);
+    status = cli_call(c, "POST", path, NULL, NULL, &body);
+    if (status != 204)
+        rc = cli_print_error(status, body, "disconnecting");
+    else
+        printf("disconnected %s; it will dial again\n", node);
+    json_decref(body);
+    return rc;
+}
+
 int
 cli_cmd_node(struct cli *c, int argc, char **argv)
 {
     json_t *req, *body = NULL;
     int status, rc;
 
+    if (argc == 3 && strcmp(argv[1], "disconnect") == 0)
+        return node_disconnect(c, argv[2]);
     if (argc != 3 || strcmp(argv[1], "revoke") != 0) {
-        fprintf(stderr, "usage: sccctl node revoke WS/CLUSTER/NODE\n");
+        fprintf(stderr, "usage: sccctl node revoke WS/CLUSTER/NODE\n"
+                        "       sccctl node disconnect NODE\n");
         return CLI_USAGE;
     }
     req = json_pack("{s:s}", "node", argv[2]);

@@ -159,6 +159,10 @@ scc_tls_ctx_server(const struct scc_tls_cfg *cfg, SSL_CTX **out)
         SSL_CTX_set_verify(ctx, mode, NULL);
     }
     SSL_CTX_set_num_tickets(ctx, 1);
+    /* Without a session id context, OpenSSL refuses to resume sessions
+     * that carry a client certificate. */
+    if (SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"scc", 3) != 1)
+        goto out;
     if (cfg->nalpn > 0) {
         rc = SCC_ENOMEM;
         if (ctx_alpn_index < 0)

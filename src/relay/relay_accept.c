@@ -323,6 +323,14 @@ on_handshake(struct scc_tio *tio, int rc, void *arg)
 
     r->handshakes--;
     resume_accepting(r);
+    if (rc == SCC_ETLS && SSL_get_verify_result(scc_tio_ssl(tio)) != X509_V_OK) {
+        /* The certificate was the problem: say which way it was bad. */
+        refuse(r, REFUSE_BAD_CERT, p->peer, "client certificate rejected: %s",
+               X509_verify_cert_error_string(SSL_get_verify_result(scc_tio_ssl(tio))));
+        scc_tio_free(tio);
+        scc_free(p);
+        return;
+    }
     if (rc < 0) {
         refuse(r, rc == SCC_ETIMEOUT ? REFUSE_TIMEOUT : REFUSE_HANDSHAKE, p->peer,
                "TLS handshake failed: %s",

@@ -25,6 +25,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 struct list_ctx {
     json_t *arr;
@@ -140,6 +142,32 @@ route_to_node(struct relay *r, struct scc_h2_stream *s, const char *node)
     relay_proxy_start(r, t, s);
 }
 
+/* POST /v1/nodes/{ws}/{cluster}/{node}/disconnect: make a node dial
+ * again (it resumes its TLS session; nothing else is lost). */
+static bool
+disconnect_route(struct relay *r, struct scc_h2_stream *s, const char *path)
+{
+    char node[3 * SCC_IDENT_SEG_MAX + 3];
+    const char *ws = scope_ws(s), *rest = path + 10, *end;
+    struct relay_tunnel *t;
+    size_t n;
+
+    if (strncmp(path, "/v1/nodes/", 10) != 0 || (end = strstr(rest, "/disconnect")) == NULL ||
+        strcmp(end, "/disconnect") != 0 || (n = (size_t)(end - rest)) >= sizeof(node))
+        return false;
+    memcpy(node, rest, n);
+    node[n] = '\0';
+    if ((t = relay_find(r, node)) == NULL || (ws && strcmp(ws, t->id.ws) != 0)) {
+        reply_error(s, 404, "NodeNotConnected", "that node is not connected to this relay");
+        return true;
+    }
+    scc_log_info(&t->log, "disconnecting on request");
+    relay_unregister(r, t);
+    scc_h2io_close(t->io, 0);
+    (void)scc_h2_respond(s, 204, NULL, 0, true);
+    return true;
+}
+
 static void
 on_admin_request(struct scc_h2 *h2, struct scc_h2_stream *s, void *arg)
 {
@@ -158,6 +186,8 @@ on_admin_request(struct scc_h2 *h2, struct scc_h2_stream *s, void *arg)
         nodes_list(r, s, q ? q + 1 : NULL);
         return;
     }
+    if (h->path && strcmp(h->method, "POST") == 0 && disconnect_route(r, s, h->path))
+        return;
     if (r->auth.admin_request)
         r->auth.admin_request(r->auth.arg, s);
     else
@@ -170,19 +200,62 @@ on_admin_close(struct scc_h2io *io, int rc, void *arg)
     (void)io, (void)rc, (void)arg;
 }
 
-void
-relay_on_admin_accept(evutil_socket_t lfd, short what, void *arg)
+/* A new admin connection: HTTP/2 (sccctl, the API) or a handoff (one
+ * message with a passed socket, see relay_handoff.c).  The first bytes say
+ * which; a client that sends nothing within the deadline is dropped. */
+struct sniff {
+    struct relay *r;
+    struct event *ev;
+};
+
+static void
+h2_serve(struct relay *r, int fd)
 {
     static const struct scc_h2_cbs cbs = {.on_request = on_admin_request};
     /* Local and trusted by file permission: no pings, no idle deadline
      * (a follow of a long run may be silent for hours). */
     struct scc_h2io_cfg iocfg = {0, 0};
+    struct scc_tio *tio = NULL;
+    struct scc_h2io *io = NULL;
+
+    if (scc_tio_new(r->base, fd, &tio) < 0)
+        return;
+    if (scc_h2io_new(r->base, tio, SCC_H2_SERVER, &r->h2set, &cbs, &iocfg, on_admin_close, r, &io) <
+        0)
+        scc_log_warn(&r->log, "admin connection setup failed");
+}
+
+static void
+on_sniff(evutil_socket_t fd, short what, void *arg)
+{
+    struct sniff *sn = arg;
+    char head[7];
+    ssize_t n = (what & EV_TIMEOUT) ? -1 : recv(fd, head, sizeof(head), MSG_PEEK);
+
+    if (n < 0 && (errno == EAGAIN || errno == EINTR) && !(what & EV_TIMEOUT))
+        return;
+    if (n > 0 && (size_t)n < sizeof(head) && memcmp(head, "SCCFWD1", (size_t)n) == 0 &&
+        !(what & EV_TIMEOUT))
+        return; /* a handoff still arriving */
+    event_free(sn->ev);
+    if (n == (ssize_t)sizeof(head) && memcmp(head, "SCCFWD1", sizeof(head)) == 0)
+        relay_handoff(sn->r, (int)fd);
+    else if (n > 0)
+        h2_serve(sn->r, (int)fd);
+    else
+        close((int)fd);
+    scc_free(sn);
+}
+
+void
+relay_on_admin_accept(evutil_socket_t lfd, short what, void *arg)
+{
     struct relay *r = arg;
+    struct timeval tv = {10, 0};
 
     (void)what;
     for (int i = 0; i < 16; i++) {
-        struct scc_tio *tio = NULL;
-        struct scc_h2io *io = NULL;
+        struct sniff *sn;
         int fd, rc;
 
         if ((rc = scc_sock_accept(lfd, &fd, NULL, 0)) < 0) {
@@ -190,10 +263,15 @@ relay_on_admin_accept(evutil_socket_t lfd, short what, void *arg)
                 scc_log_warn_rc(&r->log, rc, "admin accept");
             return;
         }
-        if (scc_tio_new(r->base, fd, &tio) < 0)
+        if ((sn = scc_calloc(1, sizeof(*sn))) == NULL ||
+            (sn->ev = event_new(r->base, fd, EV_READ | EV_PERSIST, on_sniff, sn)) == NULL ||
+            event_add(sn->ev, &tv) != 0) {
+            if (sn && sn->ev)
+                event_free(sn->ev);
+            scc_free(sn);
+            close(fd);
             continue;
-        if (scc_h2io_new(r->base, tio, SCC_H2_SERVER, &r->h2set, &cbs, &iocfg, on_admin_close, r,
-                         &io) < 0)
-            scc_log_warn(&r->log, "admin connection setup failed");
+        }
+        sn->r = r;
     }
 }

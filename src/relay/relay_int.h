@@ -61,6 +61,9 @@ void relay_on_accept(evutil_socket_t fd, short what, void *arg);
 /* relay_admin.c */
 void relay_on_admin_accept(evutil_socket_t fd, short what, void *arg);
 
+/* relay_handoff.c: take a passed socket from an admin connection. */
+void relay_handoff(struct relay *r, int ufd);
+
 /* relay_proxy.c: splice admin stream s to the tunnel t. */
 void relay_proxy_start(struct relay *r, struct relay_tunnel *t, struct scc_h2_stream *s);
 

@@ -24,6 +24,7 @@ struct scc_bridge {
     bool shut_wr;
     uint64_t to_stream, to_socket;
     scc_bridge_done_cb done;
+    void (*head_cb)(void *arg, int status);
     void *arg;
 };
 
@@ -154,6 +155,10 @@ on_head(struct scc_h2_stream *s, void *arg)
     struct scc_bridge *b = arg;
     int status = scc_h2_stream_head(s)->status;
 
+    if (b->head_cb) {
+        b->head_cb(b->arg, status);
+        b->head_cb = NULL;
+    }
     if (status < 200 || status > 299) {
         scc_h2_stream_reset(s, NGHTTP2_CONNECT_ERROR);
         return;
@@ -182,6 +187,8 @@ on_close(struct scc_h2_stream *s, uint32_t code, void *arg)
     struct scc_bridge *b = arg;
 
     (void)s;
+    if (b->head_cb)
+        b->head_cb(b->arg, 0);
     if (b->done)
         b->done(b->arg, b->to_stream, b->to_socket, code);
     bridge_free(b);
@@ -228,4 +235,10 @@ scc_bridge_feed(struct scc_bridge *b, const uint8_t *data, size_t len)
 {
     if (len > 0)
         on_data(b->s, data, len, b);
+}
+
+void
+scc_bridge_on_head(struct scc_bridge *b, void (*cb)(void *arg, int status))
+{
+    b->head_cb = cb;
 }

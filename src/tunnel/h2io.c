@@ -202,9 +202,11 @@ on_tick(evutil_socket_t fd, short what, void *arg)
         io->last_ping_ms = now;
         (void)scc_h2_ping(io->h2);
     }
-    /* An idle connection gives back its output buffer. */
-    if (io->out.len == 0 && now - io->last_tx_ms > TICK_MS)
+    /* An idle connection gives back its buffers. */
+    if (io->out.len == 0 && now - io->last_tx_ms > TICK_MS) {
         scc_buf_fini(&io->out);
+        scc_tio_trim(io->tio);
+    }
 }
 
 static void

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #define SCC_ADDR_STR_MAX 64
 
@@ -53,5 +54,13 @@ int scc_sock_local_str(int fd, char *out, size_t cap);
  * only (names go through evdns). */
 int scc_sock_resolve_numeric(const char *host, uint16_t port, struct sockaddr_storage *ss,
                              socklen_t *len);
+
+/* scc_sock_send_fd - send len bytes and, with them, a copy of fd over a
+ * Unix socket (SCM_RIGHTS).  0 or -errno. */
+int scc_sock_send_fd(int ufd, const void *data, size_t len, int fd);
+
+/* scc_sock_recv_fd - receive up to cap bytes and at most one passed fd
+ * (*fd = -1 if none; extra fds are closed).  Returns bytes, or -errno. */
+ssize_t scc_sock_recv_fd(int ufd, void *buf, size_t cap, int *fd);
 
 #endif /* SCC_TUNNEL_SOCK_H */

@@ -1,15 +1,28 @@
 #include "tio.h"
 
+#include "common/buf.h"
 #include "common/err.h"
 #include "common/mem.h"
 #include "common/tls.h"
 
 #include <errno.h>
 #include <event2/event.h>
+#include <openssl/bio.h>
 #include <openssl/err.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+
+/*
+ * TLS runs over our own BIO rather than a socket BIO: OpenSSL reads
+ * ciphertext from cin, which one read(2) fills with up to CIN_CHUNK bytes
+ * (many records), and writes ciphertext to cout, which one write(2)
+ * drains.  With a socket BIO every 16 KiB record costs its own write(2)
+ * and two read(2)s; here a 256 KiB burst costs one of each.
+ */
+#define CIN_CHUNK (256u << 10)
+#define COUT_HIGH (512u << 10) /* past this, SSL_write waits for the socket */
+#define COUT_MAX  (COUT_HIGH + (64u << 10))
 
 struct scc_tio {
     struct event_base *base;
@@ -23,16 +36,146 @@ struct scc_tio {
     int hs_rc;
     bool handshaking, server;
     bool want_wr, rd_paused;
-    bool rd_wants_write; /* SSL_read said WANT_WRITE */
-    bool wr_wants_read;  /* SSL_write said WANT_READ */
+    struct scc_buf cin, cout; /* ciphertext in and out */
+    size_t cin_off, cout_off;
+    bool eof;     /* the socket said EOF */
+    int sock_err; /* a socket error seen by the BIO's user */
     char tls_err[256];
 };
+
+/* ---- the BIO ---- */
+
+static int
+bio_write_ex(BIO *b, const char *data, size_t len, size_t *written)
+{
+    struct scc_tio *t = BIO_get_data(b);
+
+    BIO_clear_retry_flags(b);
+    if (t->cout.len - t->cout_off >= COUT_HIGH || scc_buf_put(&t->cout, data, len) < 0) {
+        BIO_set_retry_write(b);
+        return 0;
+    }
+    *written = len;
+    return 1;
+}
+
+static int
+bio_read_ex(BIO *b, char *out, size_t len, size_t *readbytes)
+{
+    struct scc_tio *t = BIO_get_data(b);
+    size_t avail = t->cin.len - t->cin_off;
+
+    BIO_clear_retry_flags(b);
+    *readbytes = 0;
+    if (avail == 0) {
+        if (!t->eof)
+            BIO_set_retry_read(b);
+        return 0; /* without the retry flag: end of stream */
+    }
+    if (len > avail)
+        len = avail;
+    memcpy(out, t->cin.data + t->cin_off, len);
+    t->cin_off += len;
+    if (t->cin_off == t->cin.len) {
+        scc_buf_reset(&t->cin);
+        t->cin_off = 0;
+    }
+    *readbytes = len;
+    return 1;
+}
+
+static long
+bio_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+    struct scc_tio *t = BIO_get_data(b);
+
+    (void)num, (void)ptr;
+    switch (cmd) {
+    case BIO_CTRL_FLUSH:
+        return 1;
+    case BIO_CTRL_PENDING:
+        return (long)(t->cin.len - t->cin_off);
+    case BIO_CTRL_WPENDING:
+        return (long)(t->cout.len - t->cout_off);
+    default:
+        return 0;
+    }
+}
+
+static int
+bio_create(BIO *b)
+{
+    BIO_set_init(b, 1);
+    return 1;
+}
+
+static BIO_METHOD *
+bio_method(void)
+{
+    static BIO_METHOD *m;
+
+    if (m == NULL && (m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "scc-tio")) &&
+        (!BIO_meth_set_write_ex(m, bio_write_ex) || !BIO_meth_set_read_ex(m, bio_read_ex) ||
+         !BIO_meth_set_ctrl(m, bio_ctrl) || !BIO_meth_set_create(m, bio_create))) {
+        BIO_meth_free(m);
+        m = NULL;
+    }
+    return m;
+}
+
+/* ---- socket side of the buffers ---- */
+
+/* One read(2) into cin: >0 bytes, 0 at EOF, -EAGAIN, or -errno. */
+static ssize_t
+fill_cin(struct scc_tio *t)
+{
+    ssize_t n;
+
+    if (scc_buf_reserve(&t->cin, CIN_CHUNK) < 0)
+        return -EAGAIN; /* full: OpenSSL must consume first */
+    do {
+        n = read(t->fd, t->cin.data + t->cin.len, CIN_CHUNK);
+    } while (n < 0 && errno == EINTR);
+    if (n > 0) {
+        t->cin.len += (size_t)n;
+        return n;
+    }
+    if (n == 0) {
+        t->eof = true;
+        return 0;
+    }
+    return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+}
+
+/* Write out cout: 0 when empty, -EAGAIN when the socket is full, -errno. */
+static int
+flush_cout(struct scc_tio *t)
+{
+    while (t->cout_off < t->cout.len) {
+        ssize_t n = write(t->fd, t->cout.data + t->cout_off, t->cout.len - t->cout_off);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+        t->cout_off += (size_t)n;
+    }
+    scc_buf_reset(&t->cout);
+    t->cout_off = 0;
+    return 0;
+}
+
+static bool
+cout_pending(const struct scc_tio *t)
+{
+    return t->cout_off < t->cout.len;
+}
 
 static void
 arm(struct scc_tio *t)
 {
-    bool rd = t->handshaking || !t->rd_paused || t->wr_wants_read;
-    bool wr = t->want_wr || t->rd_wants_write;
+    bool rd = t->handshaking || !t->rd_paused;
+    bool wr = t->want_wr || cout_pending(t);
 
     if (rd)
         event_add(t->rd, NULL);
@@ -57,21 +200,17 @@ on_ready(evutil_socket_t fd, short what, void *arg)
         hs_step(t);
         return;
     }
-    if (what & EV_READ) {
-        if (!t->rd_paused)
-            deliver |= SCC_TIO_READ;
-        if (t->wr_wants_read) {
-            t->wr_wants_read = false;
-            deliver |= SCC_TIO_WRITE;
-        }
-    }
+    if ((what & EV_READ) && !t->rd_paused)
+        deliver |= SCC_TIO_READ;
     if (what & EV_WRITE) {
-        if (t->rd_wants_write) {
-            t->rd_wants_write = false;
-            deliver |= SCC_TIO_READ;
-        }
-        if (t->want_wr)
+        int rc = flush_cout(t);
+
+        if (rc < 0 && rc != -EAGAIN) {
+            t->sock_err = rc;
+            deliver |= SCC_TIO_READ; /* the owner's next read reports it */
+        } else if (rc == 0 && t->want_wr) {
             deliver |= SCC_TIO_WRITE;
+        }
     }
     arm(t);
     if (deliver && t->cb)
@@ -90,6 +229,8 @@ scc_tio_new(struct event_base *base, int fd, struct scc_tio **out)
     }
     t->base = base;
     t->fd = fd;
+    scc_buf_init(&t->cin, CIN_CHUNK * 2);
+    scc_buf_init(&t->cout, COUT_MAX);
     t->rd = event_new(base, fd, EV_READ | EV_PERSIST, on_ready, t);
     t->wr = event_new(base, fd, EV_WRITE | EV_PERSIST, on_ready, t);
     if (t->rd == NULL || t->wr == NULL) {
@@ -116,6 +257,8 @@ scc_tio_free(struct scc_tio *t)
     SSL_free(t->ssl);
     if (t->fd >= 0)
         close(t->fd);
+    scc_buf_fini(&t->cin);
+    scc_buf_fini(&t->cout);
     scc_free(t);
 }
 
@@ -166,33 +309,57 @@ hs_timeout(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
+hs_fail(struct scc_tio *t, int rc)
+{
+    if (rc == SCC_ECLOSED)
+        snprintf(t->tls_err, sizeof(t->tls_err), "peer closed the connection during handshake");
+    else if (rc == SCC_ETLS)
+        scc_tls_errors(t->tls_err, sizeof(t->tls_err));
+    else
+        snprintf(t->tls_err, sizeof(t->tls_err), "%s", scc_strerror(rc));
+    hs_finish(t, rc);
+}
+
+static void
 hs_step(struct scc_tio *t)
 {
-    int r, err;
+    for (;;) {
+        int r, err, frc;
 
-    ERR_clear_error();
-    r = t->server ? SSL_accept(t->ssl) : SSL_connect(t->ssl);
-    if (r == 1) {
-        hs_finish(t, 0);
-        return;
-    }
-    err = SSL_get_error(t->ssl, r);
-    if (err == SSL_ERROR_WANT_READ) {
+        ERR_clear_error();
+        r = SSL_do_handshake(t->ssl);
+        err = r == 1 ? SSL_ERROR_NONE : SSL_get_error(t->ssl, r);
+        /* Our records go out whatever happened: a failed handshake still
+         * owes the peer its alert. */
+        frc = flush_cout(t);
+        if (frc < 0 && frc != -EAGAIN) {
+            hs_fail(t, frc);
+            return;
+        }
+        if (err == SSL_ERROR_NONE) {
+            hs_finish(t, 0);
+            return;
+        }
+        if (err == SSL_ERROR_WANT_READ) {
+            ssize_t n = fill_cin(t);
+
+            if (n > 0)
+                continue;
+            if (n == 0 || (n < 0 && n != -EAGAIN)) {
+                hs_fail(t, n == 0 ? SCC_ECLOSED : (int)n);
+                return;
+            }
+        } else if (err != SSL_ERROR_WANT_WRITE) {
+            hs_fail(t, SCC_ETLS);
+            return;
+        }
         event_add(t->rd, NULL);
-        event_del(t->wr);
+        if (cout_pending(t))
+            event_add(t->wr, NULL);
+        else
+            event_del(t->wr);
         return;
     }
-    if (err == SSL_ERROR_WANT_WRITE) {
-        event_add(t->wr, NULL);
-        return;
-    }
-    if (err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) {
-        snprintf(t->tls_err, sizeof(t->tls_err), "peer closed the connection during handshake");
-        hs_finish(t, SCC_ECLOSED);
-        return;
-    }
-    scc_tls_errors(t->tls_err, sizeof(t->tls_err));
-    hs_finish(t, SCC_ETLS);
 }
 
 int
@@ -200,14 +367,22 @@ scc_tio_start_tls(struct scc_tio *t, SSL *ssl, bool server, uint32_t timeout_ms,
                   void *arg)
 {
     struct timeval tv = {(time_t)(timeout_ms / 1000), (suseconds_t)(timeout_ms % 1000) * 1000};
+    BIO_METHOD *m = bio_method();
+    BIO *bio;
 
     if (t->ssl) {
         SSL_free(ssl);
         return SCC_EINVAL;
     }
     t->ssl = ssl;
-    if (SSL_set_fd(ssl, t->fd) != 1)
-        return SCC_ETLS;
+    if (m == NULL || (bio = BIO_new(m)) == NULL)
+        return SCC_ENOMEM;
+    BIO_set_data(bio, t);
+    SSL_set_bio(ssl, bio, bio); /* ssl owns the one BIO, both ways */
+    if (server)
+        SSL_set_accept_state(ssl);
+    else
+        SSL_set_connect_state(ssl);
     t->server = server;
     t->hs_cb = done;
     t->hs_arg = arg;
@@ -226,34 +401,82 @@ scc_tio_start_tls(struct scc_tio *t, SSL *ssl, bool server, uint32_t timeout_ms,
 /* ---- data ---- */
 
 static ssize_t
-tls_result(struct scc_tio *t, int r, bool reading)
+tls_error(struct scc_tio *t, int err)
 {
-    int err = SSL_get_error(t->ssl, r);
-
-    switch (err) {
-    case SSL_ERROR_WANT_READ:
-        if (!reading) {
-            t->wr_wants_read = true;
-            arm(t);
-        }
-        return 0;
-    case SSL_ERROR_WANT_WRITE:
-        if (reading) {
-            t->rd_wants_write = true;
-            arm(t);
-        }
-        return 0;
-    case SSL_ERROR_ZERO_RETURN:
-        return SCC_ECLOSED;
-    case SSL_ERROR_SYSCALL:
-        if (ERR_peek_error() == 0)
-            return errno ? -errno : SCC_ECLOSED;
-        break;
-    default:
-        break;
-    }
+    if (err == SSL_ERROR_ZERO_RETURN || (err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0))
+        return t->sock_err ? t->sock_err : SCC_ECLOSED;
     scc_tls_errors(t->tls_err, sizeof(t->tls_err));
     return SCC_ETLS;
+}
+
+/* After OpenSSL produced records, push them out; a full socket arms the
+ * write event (arm() sees cout pending). */
+static int
+push(struct scc_tio *t)
+{
+    int rc = flush_cout(t);
+
+    if (rc == -EAGAIN) {
+        arm(t);
+        return 0;
+    }
+    return rc;
+}
+
+static ssize_t
+tls_read(struct scc_tio *t, void *buf, size_t cap)
+{
+    for (;;) {
+        int r, err;
+        ssize_t n;
+
+        ERR_clear_error();
+        if ((r = SSL_read(t->ssl, buf, (int)cap)) > 0)
+            return push(t) < 0 ? t->sock_err : r;
+        err = SSL_get_error(t->ssl, r);
+        if (err == SSL_ERROR_WANT_WRITE) {
+            int rc = push(t);
+
+            return rc < 0 ? rc : 0;
+        }
+        if (err != SSL_ERROR_WANT_READ)
+            return tls_error(t, err);
+        if (t->sock_err)
+            return t->sock_err;
+        n = fill_cin(t);
+        if (n == -EAGAIN)
+            return 0;
+        if (n < 0)
+            return n;
+        /* n > 0: decrypt it; n == 0: OpenSSL now sees the EOF. */
+    }
+}
+
+static ssize_t
+tls_write(struct scc_tio *t, const void *buf, size_t len)
+{
+    for (int tries = 0; tries < 2; tries++) {
+        int r, err, rc;
+
+        ERR_clear_error();
+        if ((r = SSL_write(t->ssl, buf, (int)len)) > 0) {
+            rc = push(t);
+            return rc < 0 ? rc : r;
+        }
+        err = SSL_get_error(t->ssl, r);
+        if (err != SSL_ERROR_WANT_WRITE)
+            return tls_error(t, err);
+        /* cout is full: drain it, and if the socket took everything,
+         * OpenSSL can go on at once. */
+        rc = flush_cout(t);
+        if (rc == -EAGAIN) {
+            arm(t);
+            return 0;
+        }
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
 }
 
 ssize_t
@@ -263,15 +486,8 @@ scc_tio_read(struct scc_tio *t, void *buf, size_t cap)
 
     if (cap > INT32_MAX)
         cap = INT32_MAX;
-    if (t->ssl) {
-        int r;
-
-        ERR_clear_error();
-        errno = 0;
-        if ((r = SSL_read(t->ssl, buf, (int)cap)) > 0)
-            return r;
-        return tls_result(t, r, true);
-    }
+    if (t->ssl)
+        return tls_read(t, buf, cap);
     do {
         n = read(t->fd, buf, cap);
     } while (n < 0 && errno == EINTR);
@@ -289,15 +505,8 @@ scc_tio_write(struct scc_tio *t, const void *buf, size_t len)
 
     if (len > INT32_MAX)
         len = INT32_MAX;
-    if (t->ssl) {
-        int r;
-
-        ERR_clear_error();
-        errno = 0;
-        if ((r = SSL_write(t->ssl, buf, (int)len)) > 0)
-            return r;
-        return tls_result(t, r, false);
-    }
+    if (t->ssl)
+        return tls_write(t, buf, len);
     do {
         n = write(t->fd, buf, len);
     } while (n < 0 && errno == EINTR);
@@ -334,11 +543,22 @@ scc_tio_read_again(struct scc_tio *t)
 }
 
 void
+scc_tio_trim(struct scc_tio *t)
+{
+    if (t->cin.len == t->cin_off)
+        scc_buf_fini(&t->cin);
+    if (t->cout.len == t->cout_off)
+        scc_buf_fini(&t->cout);
+    t->cin_off = t->cout_off = 0;
+}
+
+void
 scc_tio_close_notify(struct scc_tio *t)
 {
     if (t->ssl && !t->handshaking && SSL_is_init_finished(t->ssl)) {
         /* One attempt; a peer that never reads it is not our problem. */
         (void)SSL_shutdown(t->ssl);
+        (void)flush_cout(t);
         ERR_clear_error();
     }
 }

@@ -6,7 +6,9 @@
  * Why not bufferevent_openssl: it calls SSL_write once per evbuffer chain,
  * so a 9-byte frame header in its own chain becomes its own TLS record
  * and its own write(2).  Here the caller hands over large contiguous
- * buffers and OpenSSL cuts them into full 16 KiB records.
+ * buffers, OpenSSL cuts them into full 16 KiB records, and our own BIO
+ * batches those records into one write(2) (and one read(2) for many
+ * incoming records).
  */
 #ifndef SCC_TUNNEL_TIO_H
 #define SCC_TUNNEL_TIO_H
@@ -55,6 +57,9 @@ void scc_tio_pause_read(struct scc_tio *t, bool paused);
 /* scc_tio_read_again - deliver a readable callback soon even if the
  * socket is quiet (TLS may hold decrypted bytes the kernel cannot see). */
 void scc_tio_read_again(struct scc_tio *t);
+
+/* scc_tio_trim - give back idle buffers (a quiet connection costs little). */
+void scc_tio_trim(struct scc_tio *t);
 
 /* scc_tio_close_notify - best-effort TLS close_notify; never blocks. */
 void scc_tio_close_notify(struct scc_tio *t);

@@ -1,0 +1,445 @@
+"""Issue 2: the tunnel core, end to end with real processes."""
+import json
+import os
+import re
+import signal
+import socket
+import ssl
+import subprocess
+import threading
+import time
+import unittest
+
+from scc import AGENT, BENCH, SccTest, free_port, port_open, wait_for
+
+
+def listening_inodes():
+    """Socket inodes in LISTEN state (TCP, TCP6) or listening (Unix)."""
+    inodes = set()
+    for name in ("tcp", "tcp6"):
+        with open("/proc/net/" + name) as f:
+            for line in f.readlines()[1:]:
+                cols = line.split()
+                if cols[3] == "0A":
+                    inodes.add(cols[9])
+    with open("/proc/net/unix") as f:
+        for line in f.readlines()[1:]:
+            cols = line.split()
+            if int(cols[3], 16) & 0x10000:  # __SO_ACCEPTCON
+                inodes.add(cols[6])
+    for name in ("udp", "udp6"):
+        with open("/proc/net/" + name) as f:
+            for line in f.readlines()[1:]:
+                inodes.add(line.split()[9])  # any bound UDP socket counts
+    return inodes
+
+
+def socket_inodes(pid):
+    out = set()
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            link = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        m = re.match(r"socket:\[(\d+)\]", link)
+        if m:
+            out.add(m.group(1))
+    return out
+
+
+class TunnelTest(SccTest):
+    def up(self, **kw):
+        d = self.sccd(**kw)
+        a = self.agent(d, self.token(d))
+        return d, a
+
+    def test_exec_runs_through_the_tunnel_with_exit_code_and_stderr(self):
+        d, a = self.up()
+        r = self.sccctl(d, "exec", "n1", "--", "sh", "-c", "echo out; echo err >&2; exit 7",
+                        check=False)
+        self.assertEqual(r.returncode, 7)
+        self.assertEqual(r.stdout, b"out\n")
+        self.assertEqual(r.stderr, b"err\n")
+        r = self.sccctl(d, "exec", "ws1/c1/n1", "--", "sh", "-c", "kill -TERM $$", check=False)
+        self.assertEqual(r.returncode, 128 + signal.SIGTERM)
+        r = self.sccctl(d, "exec", "n1", "--", "/no/such/program", check=False)
+        self.assertEqual(r.returncode, 255)
+        self.assertIn(b"cannot run '/no/such/program'", r.stderr)
+
+    def test_agent_opens_no_listening_socket(self):
+        d, a = self.up()
+        # Exercise it first: runs and a CONNECT stream must not open one either.
+        self.sccctl(d, "exec", "n1", "--", "true")
+        mine = socket_inodes(a.pid)
+        self.assertTrue(mine, "the agent should at least hold its tunnel socket")
+        self.assertFalse(mine & listening_inodes(), "scc-agent has a listening socket")
+        ss = subprocess.run(["ss", "-Hltnup"], capture_output=True, text=True).stdout
+        self.assertNotIn("pid=%d," % a.pid, ss)
+
+    def test_nodes_lists_identity_address_since_rtt_and_bytes(self):
+        d, a = self.up(extra=["--keepalive", "500ms", "--dead-after", "5s"])
+        self.sccctl(d, "exec", "n1", "--", "echo", "x")
+        n = wait_for(lambda: [x for x in self.nodes(d) if x["rtt_us"] > 0], 5, what="an RTT")[0]
+        self.assertEqual(n["identity"], "spiffe://scc.local/ws/ws1/cluster/c1/node/n1")
+        self.assertEqual(n["name"], "ws1/c1/n1")
+        self.assertRegex(n["remote_address"], r"^127\.0\.0\.1:\d+$")
+        self.assertGreater(n["bytes_to_node"], 0)
+        self.assertGreater(n["bytes_from_node"], 0)
+        table = self.sccctl(d, "nodes").stdout.decode()
+        self.assertIn("ws1/c1/n1", table)
+        self.assertIn("RTT", table)
+
+    def test_unknown_node_is_a_clear_error(self):
+        d, a = self.up()
+        r = self.sccctl(d, "exec", "nosuch", "--", "true", check=False)
+        self.assertEqual(r.returncode, 255)
+        self.assertIn(b"no connected node named 'nosuch'", r.stderr)
+        r = self.sccctl(d, "exec", "ws9/c9/n9", "--", "true", check=False)
+        self.assertIn(b"not connected", r.stderr)
+
+    def test_join_token_works_once(self):
+        d = self.sccd()
+        t = self.token(d)
+        self.agent(d, t, name="first")
+        second = self.agent(d, t, name="second", wait_up=False)
+        second.wait_log("join token refused", 10)
+        self.assertIn("already used", second.text())
+        wait_for(lambda: not second.alive(), 5, what="the refused agent to exit")
+        self.assertEqual(second.p.returncode, 2)
+        self.assertIn("enrolment refused", self.procs[0].text())
+        self.assertNotIn(t.split(".")[2], self.procs[0].text(), "a token secret was logged")
+
+    def test_join_token_expires(self):
+        d = self.sccd()
+        t = self.token(d, ttl="1s")
+        time.sleep(1.5)
+        a = self.agent(d, t, wait_up=False)
+        a.wait_log("join token refused", 10)
+        self.assertIn("expired", a.text())
+
+    def test_join_token_only_for_its_node(self):
+        d = self.sccd()
+        t = self.token(d, node="n1")
+        a = self.agent(d, t, extra=["--node", "ws1/c1/n2"], wait_up=False)
+        a.wait_log("join token refused", 10)
+        self.assertIn("is for node ws1/c1/n1, not ws1/c1/n2", a.text())
+        # Refused, so still unused: the right node can take it.
+        self.agent(d, t, name="right", extra=["--node", "ws1/c1/n1"])
+
+    def test_agent_reuses_its_certificate_after_restart(self):
+        d, a = self.up()
+        a.kill()
+        b = self.agent(d, None, name="again", state=a.state)
+        self.assertIn("identity=spiffe://scc.local/ws/ws1/cluster/c1/node/n1", b.text())
+
+    def test_revoked_node_is_dropped_and_refused(self):
+        d, a = self.up()
+        r = self.sccctl(d, "node", "revoke", "ws1/c1/n1")
+        self.assertIn(b"revoked ws1/c1/n1", r.stdout)
+        wait_for(lambda: self.nodes(d) == [], 5, what="the tunnel to go")
+        self.procs[0].wait_log("is revoked", 10)
+        time.sleep(1)
+        self.assertEqual(self.nodes(d), [])
+
+    def test_workspace_scope_hides_other_workspaces(self):
+        d, a = self.up()
+        sock = d.endpoints["admin_socket"]
+
+        def curl(*args):
+            r = subprocess.run(["curl", "-s", "--http2-prior-knowledge", "--unix-socket", sock,
+                                "-w", "\n%{http_code}"] + list(args), capture_output=True, text=True)
+            body, _, code = r.stdout.rpartition("\n")
+            return int(code), body
+
+        code, body = curl("-H", "scc-scope: ws/other", "http://sccd/v1/nodes")
+        self.assertEqual((code, json.loads(body)["nodes"]), (200, []))
+        code, body = curl("-H", "scc-scope: ws/other", "-H", "scc-node: ws1/c1/n1",
+                          "http://sccd/v1/status")
+        self.assertEqual(code, 404)
+        code, body = curl("-H", "scc-scope: ws/ws1", "-H", "scc-node: ws1/c1/n1",
+                          "http://sccd/v1/status")
+        self.assertEqual(code, 200)
+        self.assertEqual(json.loads(body)["node"], "n1")
+
+    def test_bad_requests_to_the_agent_get_clear_errors(self):
+        d, a = self.up()
+        sock = d.endpoints["admin_socket"]
+
+        def curl(*args):
+            r = subprocess.run(["curl", "-s", "--http2-prior-knowledge", "--unix-socket", sock,
+                                "-H", "scc-node: ws1/c1/n1", "-w", "\n%{http_code}"] + list(args),
+                               capture_output=True, text=True)
+            body, _, code = r.stdout.rpartition("\n")
+            return int(code), body
+
+        code, body = curl("-d", "{not json", "http://sccd/v1/runs")
+        self.assertEqual(code, 400)
+        self.assertIn("InvalidRequestContent", body)
+        code, body = curl("-d", '{"command": "ls"}', "http://sccd/v1/runs")
+        self.assertEqual(code, 400)
+        self.assertIn("command", body)
+        code, body = curl("-d", '{"command": ["true"], "bogus": 1}', "http://sccd/v1/runs")
+        self.assertEqual(code, 400)
+        big = self.path("big.json")
+        with open(big, "w") as f:
+            f.write('{"command": ["true"], "env": {"A": "' + "x" * 200000 + '"}}')
+        code, body = curl("--data-binary", "@" + big, "http://sccd/v1/runs")
+        self.assertEqual(code, 413)
+        code, body = curl("http://sccd/v1/nope")
+        self.assertEqual(code, 404)
+        code, body = curl("-H", "x-big: " + "y" * 9000, "http://sccd/v1/status")
+        self.assertIn(code, (431, 0))
+        code, body = curl("http://sccd/v1/runs/doesnotexist/output?offset=0")
+        self.assertEqual(code, 404)
+        # The agent is still fine.
+        self.assertEqual(self.sccctl(d, "exec", "n1", "--", "echo", "ok").stdout, b"ok\n")
+        self.assertTrue(a.alive())
+
+    def test_garbage_on_the_relay_port_is_refused(self):
+        d, a = self.up(extra=["--handshake-timeout", "1s"])
+        host, port = d.endpoints["relay"].rsplit(":", 1)
+        s = socket.create_connection((host, int(port)))
+        s.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" + os.urandom(500))
+        s.settimeout(5)
+        try:
+            while s.recv(4096):
+                pass
+        except (ConnectionResetError, socket.timeout):
+            pass
+        s.close()
+        self.procs[0].wait_log("TLS handshake failed", 5)
+        # A client that connects and says nothing is cut off by the deadline.
+        s = socket.create_connection((host, int(port)))
+        t0 = time.monotonic()
+        s.settimeout(10)
+        try:
+            self.assertEqual(s.recv(10), b"")
+        except ConnectionResetError:
+            pass
+        self.assertLess(time.monotonic() - t0, 5)
+        s.close()
+        self.procs[0].wait_log("handshake not finished in time", 5)
+        self.assertTrue(self.procs[0].alive())
+        self.assertEqual(len(self.nodes(d)), 1)
+
+    def tls_client(self, d, cert=None, key=None, alpn="scc-tunnel/1"):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.load_verify_locations(d.endpoints["ca"])
+        ctx.set_alpn_protocols([alpn])
+        if cert:
+            ctx.load_cert_chain(cert, key)
+        host, port = d.endpoints["relay"].rsplit(":", 1)
+        raw = socket.create_connection((host, int(port)))
+        s = ctx.wrap_socket(raw, server_hostname=host)
+        s.settimeout(5)
+        try:
+            s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+            return s.recv(100)
+        except (ssl.SSLError, ConnectionResetError, OSError):
+            return b""
+        finally:
+            s.close()
+
+    def test_tunnel_without_client_certificate_is_refused(self):
+        d = self.sccd()
+        self.assertEqual(self.tls_client(d), b"")
+        self.procs[0].wait_log("tunnel without a client certificate", 5)
+        self.assertEqual(self.nodes(d), [])
+
+    def test_certificate_from_another_ca_is_refused(self):
+        d = self.sccd()
+        k, c = self.path("other.key"), self.path("other.crt")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-keyout", k, "-out", c, "-days", "1",
+                        "-subj", "/CN=evil", "-addext",
+                        "subjectAltName=URI:spiffe://scc.local/ws/ws1/cluster/c1/node/n1"],
+                       check=True, capture_output=True)
+        self.tls_client(d, c, k)
+        self.procs[0].wait_log("client certificate rejected", 5)
+        self.assertEqual(self.nodes(d), [])
+
+    def test_expired_certificate_is_refused(self):
+        d = self.sccd(extra=["--node-cert-ttl", "60s"])
+        a = self.agent(d, self.token(d))
+        a.kill()
+        # Re-sign the agent's own key with a certificate that has expired,
+        # using the CA, as a node that kept an old certificate would have.
+        csr, crt = self.path("n.csr"), self.path("n.crt")
+        key = os.path.join(a.state, "node.key")
+        subprocess.run(["openssl", "req", "-new", "-key", key, "-out", csr, "-subj", "/CN=n1"],
+                       check=True, capture_output=True)
+        ext = self.path("ext.cnf")
+        with open(ext, "w") as f:
+            f.write("subjectAltName=URI:spiffe://scc.local/ws/ws1/cluster/c1/node/n1\n"
+                    "extendedKeyUsage=clientAuth\n")
+        pki = os.path.join(d.data, "pki")
+        # 'openssl ca' can set a notAfter in the past (x509 -req cannot).
+        cadir = self.path("ca")
+        os.mkdir(cadir)
+        open(os.path.join(cadir, "index.txt"), "w").close()
+        with open(os.path.join(cadir, "serial"), "w") as f:
+            f.write("4D\n")
+        cnf = self.path("ca.cnf")
+        with open(cnf, "w") as f:
+            f.write("[ca]\ndefault_ca=d\n[d]\ndir=%s\ndatabase=$dir/index.txt\n"
+                    "new_certs_dir=$dir\nserial=$dir/serial\ndefault_md=sha256\n"
+                    "policy=p\n[p]\ncommonName=supplied\n" % cadir)
+        subprocess.run(["openssl", "ca", "-batch", "-config", cnf, "-cert", pki + "/ca.crt",
+                        "-keyfile", pki + "/ca.key", "-in", csr, "-out", crt, "-notext",
+                        "-startdate", "20200101000000Z", "-enddate", "20200102000000Z",
+                        "-extfile", ext], check=True, capture_output=True)
+        self.tls_client(d, crt, key)
+        self.procs[0].wait_log("certificate has expired", 5)
+
+    def test_output_survives_a_relay_restart_byte_for_byte(self):
+        d = self.sccd()
+        port = int(d.endpoints["relay"].rsplit(":", 1)[1])
+        a = self.agent(d, self.token(d), extra=["--backoff-base", "200ms", "--backoff-max", "1s"])
+        # 300 numbered lines over ~6 s, with binary noise on stderr.
+        script = ('i=0; while [ $i -lt 300 ]; do printf "line %05d %s\\n" $i '
+                  '"$(head -c 40 /dev/zero | tr "\\0" x)"; printf "e%d\\0" $i >&2; '
+                  'i=$((i+1)); sleep 0.02; done; exit 3')
+        out, err = self.path("out"), self.path("err")
+        with open(out, "wb") as o, open(err, "wb") as e:
+            from scc import SCCCTL
+            p = subprocess.Popen([SCCCTL, "--data-dir", d.data, "exec", "n1", "--", "sh", "-c",
+                                  script], stdout=o, stderr=e)
+            wait_for(lambda: os.path.getsize(out) > 2000, 10, what="some output")
+            d.kill()  # kill -9 the whole control plane and relay mid-run
+            time.sleep(1)
+            d2 = self.sccd(name="sccd2", relay_port=port)
+            a.wait_log("tunnel up", 1)
+            rc = p.wait(timeout=60)
+        self.assertEqual(rc, 3)
+        want = b"".join(b"line %05d %s\n" % (i, b"x" * 40) for i in range(300))
+        with open(out, "rb") as f:
+            self.assertEqual(f.read(), want)
+        with open(err, "rb") as f:
+            self.assertEqual(f.read(), b"".join(b"e%d\0" % i for i in range(300)))
+        self.assertGreaterEqual(a.text().count("tunnel up"), 2)
+
+    def start_servers(self):
+        sink, echo = free_port(), free_port()
+        self.start("sink", [BENCH, "sink", str(sink)])
+        self.start("echo", [BENCH, "echo", str(echo)])
+        return sink, echo
+
+    def forward(self, d, node, target, name="fwd", extra=()):
+        lport = free_port()
+        f = self.start(name, [os.path.join(os.path.dirname(AGENT), "../cli/sccctl"), "--data-dir",
+                              d.data, "forward", node, "%d:%s" % (lport, target)] + list(extra))
+        f.wait_log("forwarding", 10)
+        return lport
+
+    def test_forward_reaches_a_service_on_the_node_loopback(self):
+        d, a = self.up()
+        sink, echo = self.start_servers()
+        for extra in ((), ("--via-stream",)):
+            lport = self.forward(d, "n1", "127.0.0.1:%d" % echo, name="fwd%d" % len(extra),
+                                 extra=extra)
+            wait_for(lambda: port_open(lport), 5)
+            with socket.create_connection(("127.0.0.1", lport)) as s:
+                payload = os.urandom(1 << 20)
+                threading.Thread(target=s.sendall, args=(payload,)).start()
+                got = b""
+                while len(got) < len(payload):
+                    chunk = s.recv(65536)
+                    self.assertTrue(chunk)
+                    got += chunk
+                self.assertEqual(got, payload)
+        # A target the node does not allow is refused with a reason.
+        lport = self.forward(d, "n1", "10.1.2.3:80", name="fwd-denied")
+        with socket.create_connection(("127.0.0.1", lport)) as s:
+            s.settimeout(5)
+            self.assertEqual(s.recv(10), b"")
+        self.procs[-1].wait_log("403", 5)
+
+    def test_stalled_stream_does_not_slow_its_sibling(self):
+        d, a = self.up()
+        # A server on the node that streams without end to each client.
+        src = free_port()
+        self.start("source", ["python3", "-c", (
+            "import socket,threading\n"
+            "l=socket.socket();l.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
+            "l.bind(('127.0.0.1',%d));l.listen()\n"
+            "def f(c):\n"
+            "  b=b'z'*65536\n"
+            "  try:\n"
+            "    while True: c.sendall(b)\n"
+            "  except Exception: pass\n"
+            "while True:\n"
+            "  c,_=l.accept();threading.Thread(target=f,args=(c,),daemon=True).start()\n") % src])
+        time.sleep(0.3)
+        lport = self.forward(d, "n1", "127.0.0.1:%d" % src)
+
+        def rate(seconds=2.0):
+            with socket.create_connection(("127.0.0.1", lport)) as s:
+                t0, n = time.monotonic(), 0
+                while time.monotonic() - t0 < seconds:
+                    n += len(s.recv(1 << 20))
+                return n / (time.monotonic() - t0)
+
+        alone = rate()
+        stalled = socket.create_connection(("127.0.0.1", lport))  # never read
+        time.sleep(1.0)  # let it fill its window
+        beside = rate()
+        stalled.close()
+        self.assertGreater(beside, 0.5 * alone,
+                           "sibling stream fell from %.0f to %.0f B/s" % (alone, beside))
+
+    def test_metrics_health_and_readiness(self):
+        import urllib.request
+        d, a = self.up()
+        self.sccctl(d, "exec", "n1", "--", "true")
+        base = "http://" + d.endpoints["metrics"]
+        text = urllib.request.urlopen(base + "/metrics", timeout=5).read().decode()
+        for needle in ("scc_relay_tunnels 1", "scc_relay_handshakes_total",
+                       'scc_relay_refusals_total{reason="no_client_cert"}',
+                       "scc_relay_streams_total", 'scc_relay_bytes_total{direction="to_node"}',
+                       "scc_relay_request_duration_seconds_bucket"):
+            self.assertIn(needle, text)
+        self.assertEqual(urllib.request.urlopen(base + "/healthz", timeout=5).status, 200)
+        self.assertEqual(urllib.request.urlopen(base + "/readyz", timeout=5).status, 200)
+
+    def test_reconnect_resumes_the_tls_session(self):
+        d, a = self.up()
+        self.sccctl(d, "node", "disconnect", "n1")
+        wait_for(lambda: a.text().count("tunnel up") >= 2, 10, what="a reconnect")
+        self.assertIn("resumed=yes", a.text().split("tunnel up")[-1])
+
+    def test_relay_sheds_load_with_retry_after(self):
+        d = self.sccd(extra=["--max-tunnels", "1", "--retry-after", "7"])
+        self.agent(d, self.token(d, node="n1"), name="a1")
+        b = self.agent(d, self.token(d, node="n2"), name="a2", wait_up=False)
+        b.wait_log("retry-after=7", 15)
+        self.procs[0].wait_log("shed with retry-after=7", 5)
+        self.assertEqual([n["node"] for n in self.nodes(d)], ["n1"])
+
+    def test_agent_goes_through_an_http_connect_proxy_with_basic_auth(self):
+        if not os.path.exists("/usr/bin/tinyproxy"):
+            self.skipTest("tinyproxy is not installed (scripts/setup.sh --test installs it)")
+        d = self.sccd()
+        port = free_port()
+        conf = self.path("tinyproxy.conf")
+        with open(conf, "w") as f:
+            f.write("Port %d\nListen 127.0.0.1\nTimeout 600\nMaxClients 20\n"
+                    "BasicAuth scc s3cret\nConnectPort %s\nLogLevel Connect\n"
+                    "PidFile \"%s\"\n" % (port, d.endpoints["relay"].rsplit(":", 1)[1],
+                                          self.path("tinyproxy.pid")))
+        self.start("tinyproxy", ["/usr/bin/tinyproxy", "-d", "-c", conf])
+        wait_for(lambda: port_open(port), 5)
+        t = self.token(d)
+        bad = self.agent(d, t, name="badauth", wait_up=False,
+                         extra=["--proxy", "http://scc:wrong@127.0.0.1:%d" % port])
+        bad.wait_log("proxy refused CONNECT", 10)
+        bad.kill()
+        a = self.agent(d, t, name="viaproxy", extra=["--proxy",
+                                                     "http://scc:s3cr%%65t@127.0.0.1:%d" % port])
+        self.assertIn("proxy=127.0.0.1", a.text())
+        self.assertIn("CONNECT", self.procs[1].text())
+        r = self.sccctl(d, "exec", "n1", "--", "echo", "via proxy")
+        self.assertEqual(r.stdout, b"via proxy\n")
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
