@@ -242,10 +242,6 @@ cli_resolve_node(struct cli *c, const char *name, char *out, size_t cap)
     size_t i, matches = 0;
     int status;
 
-    if (strchr(name, '/') && strchr(strchr(name, '/') + 1, '/')) {
-        snprintf(out, cap, "%s", name);
-        return 0; /* a full path: the relay says whether it is connected */
-    }
     status = cli_call(c, "GET", "/v1/nodes", NULL, NULL, &body);
     if (status != 200) {
         int rc = cli_print_error(status, body, "listing nodes");
@@ -260,7 +256,8 @@ cli_resolve_node(struct cli *c, const char *name, char *out, size_t cap)
         const char *node = json_string_value(json_object_get(n, "node"));
         const char *slash = full ? strchr(full, '/') : NULL;
 
-        if ((node && strcmp(node, name) == 0) || (slash && strcmp(slash + 1, name) == 0)) {
+        if ((full && strcmp(full, name) == 0) || (node && strcmp(node, name) == 0) ||
+                (slash && strcmp(slash + 1, name) == 0)) {
             found = full;
             matches++;
         }

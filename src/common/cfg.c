@@ -225,7 +225,11 @@ static int
 parse_flags(const struct scc_cfg_opt *opts, size_t nopts, void *cfg, int argc, char **argv,
             char ***rest, int *nrest, char *err, size_t cap)
 {
-    int i, rc;
+    bool *seen = scc_calloc(nopts, sizeof(*seen));
+    int i, rc = 0;
+
+    if (seen == NULL)
+        return SCC_ENOMEM;
 
     for (i = 1; i < argc; i++) {
         const char *arg = argv[i], *eq, *val;
@@ -242,7 +246,8 @@ parse_flags(const struct scc_cfg_opt *opts, size_t nopts, void *cfg, int argc, c
         len = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
         if ((o = find(opts, nopts, arg + 2, len)) == NULL) {
             fail(err, cap, "unknown option '%s' (see --help)", arg);
-            return SCC_EINVAL;
+            rc = SCC_EINVAL;
+            goto out;
         }
         if (eq)
             val = eq + 1;
@@ -252,19 +257,24 @@ parse_flags(const struct scc_cfg_opt *opts, size_t nopts, void *cfg, int argc, c
             val = argv[++i];
         else {
             fail(err, cap, "option --%s needs a value", o->name);
-            return SCC_EINVAL;
+            rc = SCC_EINVAL;
+            goto out;
         }
-        if ((rc = set_value(cfg, o, val, true, err, cap)) < 0)
-            return rc;
+        /* A repeated list flag appends; the first one replaces the default. */
+        if ((rc = set_value(cfg, o, val, seen[o - opts], err, cap)) < 0)
+            goto out;
+        seen[o - opts] = true;
     }
     if (rest) {
         *rest = argv + i;
         *nrest = argc - i;
     } else if (i < argc) {
         fail(err, cap, "unexpected argument '%s'", argv[i]);
-        return SCC_EINVAL;
+        rc = SCC_EINVAL;
     }
-    return 0;
+out:
+    scc_free(seen);
+    return rc;
 }
 
 int

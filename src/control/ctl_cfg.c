@@ -2,6 +2,7 @@
 
 #include "common/err.h"
 #include "common/ident.h"
+#include "common/parse.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -20,8 +21,8 @@ const struct scc_cfg_opt ctl_cfg_opts[] = {
             "all (control plane and relay) or relay (the relay alone)"),
         OPT("api-listen", SCC_CFG_HOSTPORT, api_listen, "127.0.0.1:8443", 0, 0,
             "management API and console (HTTPS)"),
-        OPT("relay-listen", SCC_CFG_HOSTPORT, relay_listen, "127.0.0.2:8443", 0, 0,
-            "relay for agents' tunnels (TLS): a different address from the API"),
+        OPT("relay-listen", SCC_CFG_LIST, relay_listen, "127.0.0.2:8443", 0, 0,
+            "relay for agents' tunnels (TLS), not the API's address; repeat for several"),
         OPT("metrics-listen", SCC_CFG_STR, metrics_listen, "127.0.0.1:9464", 0, 0,
             "relay /metrics, /healthz, /readyz (plain HTTP, keep it on loopback; '' to disable)"),
         OPT("admin-socket", SCC_CFG_STR, admin_socket, NULL, 0, 0,
@@ -72,9 +73,23 @@ ctl_cfg_check(const struct ctl_cfg *cfg, char *err, size_t cap)
         snprintf(err, cap, "--dead-after must be longer than --keepalive");
         return SCC_EINVAL;
     }
-    if (strcmp(cfg->api_listen, cfg->relay_listen) == 0) {
-        snprintf(err, cap, "--relay-listen must differ from --api-listen");
-        return SCC_EINVAL;
+    for (const char *p = cfg->relay_listen; p && *p;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        char host[256];
+        uint16_t port;
+
+        if (len == strlen(cfg->api_listen) && strncmp(p, cfg->api_listen, len) == 0) {
+            snprintf(err, cap, "--relay-listen must differ from --api-listen");
+            return SCC_EINVAL;
+        }
+        if (len >= sizeof(host) ||
+            (memcpy(host, p, len), host[len] = '\0',
+             scc_parse_hostport(host, host, sizeof(host), &port, true)) < 0) {
+            snprintf(err, cap, "--relay-listen: '%.*s' is not HOST:PORT", (int)len, p);
+            return SCC_EINVAL;
+        }
+        p = comma ? comma + 1 : NULL;
     }
     return 0;
 }

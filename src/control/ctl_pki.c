@@ -59,22 +59,39 @@ ca_load_or_create(struct ctl *c)
     return 0;
 }
 
+/* Add the hosts of a comma-separated HOST:PORT list (not wildcards). */
+static size_t
+listen_names(const char *list, char names[][256], size_t n, size_t cap)
+{
+    for (const char *p = list; p && *p && n < cap;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        char one[300];
+        uint16_t port;
+
+        if (len < sizeof(one)) {
+            memcpy(one, p, len);
+            one[len] = '\0';
+            if (scc_parse_hostport(one, names[n], 256, &port, true) == 0 &&
+                strcmp(names[n], "0.0.0.0") != 0 && strcmp(names[n], "::") != 0)
+                n++;
+        }
+        p = comma ? comma + 1 : NULL;
+    }
+    return n;
+}
+
 /* Collect the names the server certificate must carry. */
 static size_t
 server_names(const struct ctl_cfg *cfg, char names[][256], size_t cap)
 {
     const char *fixed[] = {"localhost", "127.0.0.1", "::1"};
-    const char *listens[] = {cfg->api_listen, cfg->relay_listen};
     size_t n = 0;
-    uint16_t port;
 
     for (size_t i = 0; i < 3 && n < cap; i++)
         snprintf(names[n++], 256, "%s", fixed[i]);
-    for (size_t i = 0; i < 2 && n < cap; i++) {
-        if (scc_parse_hostport(listens[i], names[n], 256, &port, true) == 0 &&
-            strcmp(names[n], "0.0.0.0") != 0 && strcmp(names[n], "::") != 0)
-            n++;
-    }
+    n = listen_names(cfg->api_listen, names, n, cap);
+    n = listen_names(cfg->relay_listen, names, n, cap);
     for (const char *p = cfg->san; p && *p && n < cap;) {
         const char *comma = strchr(p, ',');
         size_t len = comma ? (size_t)(comma - p) : strlen(p);

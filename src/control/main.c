@@ -70,14 +70,21 @@ static int
 write_endpoints(struct sccd *d)
 {
     const struct ctl_cfg *cfg = d->ctl.cfg;
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "role", cfg->role, "relay",
-                          relay_bound(d->relay), "api", cfg->api_listen, "metrics",
-                          relay_metrics_bound(d->relay), "admin_socket", cfg->admin_socket, "ca",
-                          d->ctl.paths.ca_crt);
-    char *text = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
-    int rc = text ? scc_file_write_atomic(d->ctl.paths.endpoints, text, strlen(text), 0644)
-                  : SCC_ENOMEM;
+    const char *all = relay_bound(d->relay);
+    char first[64];
+    json_t *o;
+    char *text;
+    int rc;
 
+    /* "relay" is the first listener (what a local agent dials); "relays"
+     * all of them. */
+    snprintf(first, sizeof(first), "%.*s", (int)strcspn(all, ","), all);
+    o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "role", cfg->role, "relay", first,
+                  "relays", all, "api", cfg->api_listen, "metrics", relay_metrics_bound(d->relay),
+                  "admin_socket", cfg->admin_socket, "ca", d->ctl.paths.ca_crt);
+    text = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
+    rc = text ? scc_file_write_atomic(d->ctl.paths.endpoints, text, strlen(text), 0644)
+              : SCC_ENOMEM;
     free(text);
     json_decref(o);
     return rc;

@@ -10,33 +10,51 @@
 #include <string.h>
 #include <unistd.h>
 
+/*
+ * The registry maps "ws/cluster/node" to that node's tunnels, newest
+ * first.  A node normally has one; it briefly has two when it dials again
+ * before its old path is declared dead, or when it reaches this relay on
+ * two of its addresses.  Requests go to the newest; the others are kept,
+ * not cut, and leave by themselves when their connection ends.
+ */
 int
 relay_register(struct relay *r, struct relay_tunnel *t)
 {
-    void *old = NULL;
+    struct relay_tunnel *head = scc_map_get(r->tunnels, t->path);
     int rc;
 
-    if ((rc = scc_map_put(r->tunnels, t->path, t, &old)) < 0)
+    if ((rc = scc_map_put(r->tunnels, t->path, t, NULL)) < 0)
         return rc;
+    t->next_same = head;
     t->registered = true;
-    if (old) {
-        struct relay_tunnel *prev = old;
-
-        /* The same node dialled again (a new process, or its old path
-         * died unnoticed): the newest tunnel wins, the old one drains. */
-        prev->registered = false;
-        scc_log_info(&prev->log, "superseded by a new tunnel from %s; draining", t->peer);
-        scc_h2io_drain(prev->io, 0, "superseded");
-    }
+    r->ntunnels++;
     return 0;
 }
 
 void
 relay_unregister(struct relay *r, struct relay_tunnel *t)
 {
-    if (t->registered && scc_map_get(r->tunnels, t->path) == t)
-        scc_map_del(r->tunnels, t->path);
+    struct relay_tunnel *head, **pp;
+
+    if (!t->registered)
+        return;
     t->registered = false;
+    r->ntunnels--;
+    head = scc_map_get(r->tunnels, t->path);
+    if (head == t) {
+        if (t->next_same)
+            (void)scc_map_put(r->tunnels, t->path, t->next_same, NULL); /* replaces: no alloc */
+        else
+            scc_map_del(r->tunnels, t->path);
+    } else {
+        for (pp = &head; *pp; pp = &(*pp)->next_same) {
+            if (*pp == t) {
+                *pp = t->next_same;
+                break;
+            }
+        }
+    }
+    t->next_same = NULL;
 }
 
 struct relay_tunnel *
@@ -48,7 +66,34 @@ relay_find(struct relay *r, const char *path)
 size_t
 relay_tunnel_count(const struct relay *r)
 {
-    return scc_map_count(r->tunnels);
+    return r->ntunnels;
+}
+
+struct each_ctx {
+    int (*fn)(struct relay_tunnel *t, void *arg);
+    void *arg;
+};
+
+static int
+each_list(const char *key, void *value, void *arg)
+{
+    struct each_ctx *c = arg;
+    int rc = 0;
+
+    (void)key;
+    for (struct relay_tunnel *t = value, *next; t && rc == 0; t = next) {
+        next = t->next_same;
+        rc = c->fn(t, c->arg);
+    }
+    return rc;
+}
+
+int
+relay_each(struct relay *r, int (*fn)(struct relay_tunnel *t, void *arg), void *arg)
+{
+    struct each_ctx c = {fn, arg};
+
+    return scc_map_each(r->tunnels, each_list, &c);
 }
 
 void
@@ -57,19 +102,19 @@ relay_disconnect(struct relay *r, const struct scc_ident *id, const char *why)
     char path[sizeof(((struct relay_tunnel *)0)->path)];
     struct relay_tunnel *t;
 
-    if (scc_ident_path(id, path, sizeof(path)) < 0 || (t = relay_find(r, path)) == NULL)
+    if (scc_ident_path(id, path, sizeof(path)) < 0)
         return;
-    scc_log_info(&t->log, "disconnecting: %s", why);
-    relay_unregister(r, t);
-    scc_h2io_close(t->io, SCC_EREVOKED);
+    while ((t = relay_find(r, path)) != NULL) {
+        scc_log_info(&t->log, "disconnecting: %s", why);
+        relay_unregister(r, t);
+        scc_h2io_close(t->io, SCC_EREVOKED);
+    }
 }
 
 static int
-drain_one(const char *key, void *value, void *arg)
+drain_one(struct relay_tunnel *t, void *arg)
 {
-    struct relay_tunnel *t = value;
-
-    (void)key, (void)arg;
+    (void)arg;
     scc_h2io_drain(t->io, 0, "relay shutting down");
     return 0;
 }
@@ -80,9 +125,8 @@ relay_drain(struct relay *r)
     if (r->draining)
         return;
     r->draining = true;
-    if (r->accept_ev)
-        event_del(r->accept_ev);
-    scc_map_each(r->tunnels, drain_one, NULL);
+    relay_accepting(r, false);
+    relay_each(r, drain_one, NULL);
 }
 
 const char *
@@ -118,18 +162,58 @@ tls_init(struct relay *r)
     return rc;
 }
 
+void
+relay_accepting(struct relay *r, bool on)
+{
+    for (size_t i = 0; i < r->nlisteners; i++) {
+        if (on)
+            event_add(r->listeners[i].ev, NULL);
+        else
+            event_del(r->listeners[i].ev);
+    }
+}
+
+/* One listener per address in the comma-separated cfg.listen: loopback
+ * for local agents, and e.g. a public address of the simulated internet. */
+static int
+tunnel_listeners_init(struct relay *r)
+{
+    const char *p = r->cfg.listen;
+    size_t off = 0;
+    int rc;
+
+    while (p && *p) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        struct relay_listener *l = &r->listeners[r->nlisteners];
+        char addr[300];
+
+        if (len >= sizeof(addr) || r->nlisteners == RELAY_LISTENERS_MAX)
+            return SCC_EINVAL;
+        memcpy(addr, p, len);
+        addr[len] = '\0';
+        if ((rc = scc_sock_listen(addr, 1024, &l->fd, l->bound, sizeof(l->bound))) < 0) {
+            scc_log_error_rc(&r->log, rc, "cannot listen on %s", addr);
+            return rc;
+        }
+        r->nlisteners++;
+        l->ev = event_new(r->base, l->fd, EV_READ | EV_PERSIST, relay_on_accept, r);
+        if (l->ev == NULL || event_add(l->ev, NULL) != 0)
+            return SCC_ENOMEM;
+        off += (size_t)snprintf(r->bound + off, sizeof(r->bound) - off, "%s%s", off ? "," : "",
+                                l->bound);
+        p = comma ? comma + 1 : NULL;
+    }
+    return r->nlisteners ? 0 : SCC_EINVAL;
+}
+
 static int
 listeners_init(struct relay *r)
 {
     int rc;
 
-    if ((rc = scc_sock_listen(r->cfg.listen, 1024, &r->lfd, r->bound, sizeof(r->bound))) < 0) {
-        scc_log_error_rc(&r->log, rc, "cannot listen on %s", r->cfg.listen);
+    if ((rc = tunnel_listeners_init(r)) < 0)
         return rc;
-    }
-    r->accept_ev = event_new(r->base, r->lfd, EV_READ | EV_PERSIST, relay_on_accept, r);
-    if (r->accept_ev == NULL || event_add(r->accept_ev, NULL) != 0)
-        return SCC_ENOMEM;
     if (r->cfg.admin_socket) {
         if ((rc = scc_sock_listen_unix(r->cfg.admin_socket, 0600, &r->afd)) < 0) {
             scc_log_error_rc(&r->log, rc, "cannot create admin socket %s", r->cfg.admin_socket);
@@ -157,7 +241,7 @@ relay_new(struct event_base *base, const struct relay_cfg *cfg, const struct rel
     r->base = base;
     r->cfg = *cfg;
     r->auth = *auth;
-    r->lfd = r->afd = -1;
+    r->afd = -1;
     scc_log_ctx_init(&r->log, "relay", NULL);
     scc_ratelimit_init(&r->refuse_rl, 20, 1000);
     scc_h2_settings_default(&r->h2set);
@@ -182,11 +266,9 @@ fail:
 }
 
 static int
-close_one(const char *key, void *value, void *arg)
+close_one(struct relay_tunnel *t, void *arg)
 {
-    struct relay_tunnel *t = value;
-
-    (void)key, (void)arg;
+    (void)arg;
     t->registered = false;
     scc_h2io_close(t->io, 0);
     return 0;
@@ -200,17 +282,16 @@ relay_free(struct relay *r)
     if (r->tunnels) {
         /* Closing is deferred to the loop; tunnels unregister themselves
          * when their close event runs, which the caller lets happen. */
-        scc_map_each(r->tunnels, close_one, NULL);
+        relay_each(r, close_one, NULL);
         scc_map_free(r->tunnels);
     }
-    if (r->accept_ev)
-        event_free(r->accept_ev);
+    for (size_t i = 0; i < r->nlisteners; i++) {
+        if (r->listeners[i].ev)
+            event_free(r->listeners[i].ev);
+        close(r->listeners[i].fd);
+    }
     if (r->admin_ev)
         event_free(r->admin_ev);
-    if (r->resume_ev)
-        event_free(r->resume_ev);
-    if (r->lfd >= 0)
-        close(r->lfd);
     if (r->afd >= 0) {
         close(r->afd);
         if (r->cfg.admin_socket)

@@ -62,7 +62,8 @@ int relay_new(struct event_base *base, const struct relay_cfg *cfg,
               const struct relay_authority *auth, struct relay **out);
 void relay_free(struct relay *r);
 
-/* relay_bound - the address the tunnel listener got (port 0 resolved). */
+/* relay_bound - the addresses the tunnel listeners got, comma-separated
+ * (port 0 resolved). */
 const char *relay_bound(const struct relay *r);
 const char *relay_metrics_bound(const struct relay *r);
 

@@ -165,12 +165,12 @@ tunnel_open(struct pending *p)
     }
     r->metrics->tunnel_connects++;
     r->metrics->tls_resumed += t->resumed;
-    if (scc_map_count(r->tunnels) >= r->cfg.max_tunnels || r->draining) {
+    if (r->ntunnels >= r->cfg.max_tunnels || r->draining) {
         char debug[40];
 
         snprintf(debug, sizeof(debug), "retry-after=%u", r->cfg.retry_after_s);
-        refuse(r, REFUSE_OVERLOAD, p->peer, "%zu tunnels (limit %u): shed with %s",
-               scc_map_count(r->tunnels), r->cfg.max_tunnels, debug);
+        refuse(r, REFUSE_OVERLOAD, p->peer, "%zu tunnels (limit %u): shed with %s", r->ntunnels,
+               r->cfg.max_tunnels, debug);
         scc_h2io_drain(t->io, 11 /* ENHANCE_YOUR_CALM */, debug);
         return;
     }
@@ -351,8 +351,8 @@ on_handshake(struct scc_tio *tio, int rc, void *arg)
 static void
 resume_accepting(struct relay *r)
 {
-    if (!r->draining && r->handshakes < r->cfg.max_handshakes && r->accept_ev)
-        event_add(r->accept_ev, NULL);
+    if (!r->draining && r->handshakes < r->cfg.max_handshakes)
+        relay_accepting(r, true);
 }
 
 static void
@@ -401,5 +401,5 @@ relay_on_accept(evutil_socket_t lfd, short what, void *arg)
         accept_one(r, fd, peer);
     }
     if (r->handshakes >= r->cfg.max_handshakes)
-        event_del(r->accept_ev);
+        relay_accepting(r, false);
 }

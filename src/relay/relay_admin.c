@@ -63,11 +63,14 @@ list_one(const char *key, void *value, void *arg)
     struct list_ctx *c = arg;
     struct scc_h2 *h2 = scc_h2io_session(t->io);
     char since[40];
+    size_t count = 0;
     json_t *o;
 
     (void)key;
     if (c->ws && strcmp(c->ws, t->id.ws) != 0)
         return 0;
+    for (struct relay_tunnel *x = t; x; x = x->next_same)
+        count++;
     (void)scc_time_format_rfc3339(t->since_ms, since, sizeof(since));
     o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:b}", "name", t->path,
                   "identity", t->uri, "workspace", t->id.ws, "cluster", t->id.cluster, "node",
@@ -75,6 +78,8 @@ list_one(const char *key, void *value, void *arg)
                   (json_int_t)scc_h2_bytes_out(h2), "bytes_from_node",
                   (json_int_t)scc_h2_bytes_in(h2), "rtt_us", (json_int_t)scc_h2io_rtt_us(t->io),
                   "streams", (json_int_t)scc_h2_stream_count(h2), "tls_resumed", t->resumed);
+    if (o && count > 1) /* it dialled again; the newest one carries requests */
+        json_object_set_new(o, "tunnels", json_integer((json_int_t)count));
     if (o)
         json_array_append_new(c->arr, o);
     return 0;
@@ -133,10 +138,11 @@ route_to_node(struct relay *r, struct scc_h2_stream *s, const char *node)
     char msg[300];
 
     /* Out of scope looks exactly like absent: a scoped caller learns
-     * nothing about other workspaces' nodes. */
+     * nothing about other workspaces' nodes.  503, not 404: a node that
+     * is reconnecting is back in a moment, and clients retry. */
     if (t == NULL || (ws && strcmp(ws, t->id.ws) != 0)) {
         snprintf(msg, sizeof(msg), "node '%.200s' is not connected to this relay", node);
-        reply_error(s, 404, "NodeNotConnected", msg);
+        reply_error(s, 503, "NodeNotConnected", msg);
         return;
     }
     relay_proxy_start(r, t, s);

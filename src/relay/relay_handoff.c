@@ -141,7 +141,7 @@ relay_handoff(struct relay *r, int ufd)
     }
     if ((t = relay_find(r, node)) == NULL) {
         close(cfd);
-        answer(ufd, 404, "node not connected");
+        answer(ufd, 503, "node not connected");
         return;
     }
     if ((rc = splice_to(r, t, target, cfd, ufd)) < 0)

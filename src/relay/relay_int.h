@@ -19,6 +19,7 @@ struct scc_map;
 
 struct relay_tunnel {
     struct relay *r;
+    struct relay_tunnel *next_same; /* older tunnel of the same node */
     struct scc_h2io *io;
     struct scc_ident id;
     char path[3 * SCC_IDENT_SEG_MAX + 3]; /* "ws/cluster/node": the registry key */
@@ -31,16 +32,27 @@ struct relay_tunnel {
     struct scc_log_ctx log;
 };
 
+#define RELAY_LISTENERS_MAX 8
+
+struct relay_listener {
+    int fd;
+    struct event *ev;
+    char bound[SCC_ADDR_STR_MAX];
+};
+
 struct relay {
     struct event_base *base;
     struct relay_cfg cfg;
     struct relay_authority auth;
     SSL_CTX *tls;
-    int lfd, afd;
-    struct event *accept_ev, *admin_ev, *resume_ev;
-    char bound[SCC_ADDR_STR_MAX];
-    struct scc_map *tunnels; /* path -> struct relay_tunnel */
-    size_t handshakes;       /* in progress */
+    struct relay_listener listeners[RELAY_LISTENERS_MAX]; /* tunnel ports */
+    size_t nlisteners;
+    int afd;
+    struct event *admin_ev;
+    char bound[SCC_ADDR_STR_MAX * RELAY_LISTENERS_MAX]; /* "a,b": every listener */
+    struct scc_map *tunnels; /* path -> newest struct relay_tunnel of that node */
+    size_t ntunnels;
+    size_t handshakes; /* in progress */
     bool draining;
     struct scc_h2_settings h2set;
     struct scc_keepalive tcp_ka;
@@ -54,9 +66,13 @@ struct relay {
 int relay_register(struct relay *r, struct relay_tunnel *t);
 void relay_unregister(struct relay *r, struct relay_tunnel *t);
 struct relay_tunnel *relay_find(struct relay *r, const char *path);
+/* relay_each - every tunnel; fn may close (not unregister) it. */
+int relay_each(struct relay *r, int (*fn)(struct relay_tunnel *t, void *arg), void *arg);
 
 /* relay_accept.c */
 void relay_on_accept(evutil_socket_t fd, short what, void *arg);
+/* relay_accepting - pause or resume every tunnel listener. */
+void relay_accepting(struct relay *r, bool on);
 
 /* relay_admin.c */
 void relay_on_admin_accept(evutil_socket_t fd, short what, void *arg);

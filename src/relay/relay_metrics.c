@@ -37,12 +37,10 @@ struct live {
 };
 
 static int
-sum_live(const char *key, void *value, void *arg)
+sum_live(struct relay_tunnel *t, void *arg)
 {
-    struct relay_tunnel *t = value;
     struct live *l = arg;
 
-    (void)key;
     l->in += scc_h2io_payload_in(t->io);
     l->out += scc_h2io_payload_out(t->io);
     l->streams += scc_h2_stream_count(scc_h2io_session(t->io));
@@ -89,8 +87,8 @@ on_metrics(struct evhttp_request *req, void *arg)
         evhttp_send_error(req, 500, NULL);
         return;
     }
-    scc_map_each(r->tunnels, sum_live, &live);
-    counter(b, "scc_relay_tunnels", "Tunnels connected now.", "gauge", scc_map_count(r->tunnels));
+    relay_each(r, sum_live, &live);
+    counter(b, "scc_relay_tunnels", "Tunnels connected now.", "gauge", r->ntunnels);
     counter(b, "scc_relay_tunnel_connects_total", "Tunnels established.", "counter",
             m->tunnel_connects);
     counter(b, "scc_relay_tunnel_disconnects_total", "Tunnels closed.", "counter",
@@ -152,7 +150,7 @@ on_readyz(struct evhttp_request *req, void *arg)
 {
     struct relay *r = arg;
 
-    if (r->draining || r->lfd < 0)
+    if (r->draining || r->nlisteners == 0)
         reply_text(req, 503, "draining");
     else
         reply_text(req, 200, "ready");

@@ -95,7 +95,8 @@ class TunnelTest(SccTest):
         self.assertEqual(r.returncode, 255)
         self.assertIn(b"no connected node named 'nosuch'", r.stderr)
         r = self.sccctl(d, "exec", "ws9/c9/n9", "--", "true", check=False)
-        self.assertIn(b"not connected", r.stderr)
+        self.assertEqual(r.returncode, 255)
+        self.assertIn(b"no connected node named 'ws9/c9/n9'", r.stderr)
 
     def test_join_token_works_once(self):
         d = self.sccd()
@@ -155,7 +156,8 @@ class TunnelTest(SccTest):
         self.assertEqual((code, json.loads(body)["nodes"]), (200, []))
         code, body = curl("-H", "scc-scope: ws/other", "-H", "scc-node: ws1/c1/n1",
                           "http://sccd/v1/status")
-        self.assertEqual(code, 404)
+        self.assertEqual(code, 503)
+        self.assertIn("NodeNotConnected", body)
         code, body = curl("-H", "scc-scope: ws/ws1", "-H", "scc-node: ws1/c1/n1",
                           "http://sccd/v1/status")
         self.assertEqual(code, 200)
