@@ -45,7 +45,7 @@ prefix_match(const uint8_t *addr, const uint8_t *net, unsigned bits)
 }
 
 static bool
-cidr_covers(const char *cidr, size_t len, const struct sockaddr_storage *ss)
+cidr_covers(const char *cidr, const struct sockaddr_storage *ss)
 {
     char one[64], *slash;
     uint8_t net[16];
@@ -55,10 +55,7 @@ cidr_covers(const char *cidr, size_t len, const struct sockaddr_storage *ss)
                                   ? (const uint8_t *)&((const struct sockaddr_in *)ss)->sin_addr
                                   : (const uint8_t *)&((const struct sockaddr_in6 *)ss)->sin6_addr;
 
-    if (len >= sizeof(one))
-        return false;
-    memcpy(one, cidr, len);
-    one[len] = '\0';
+    snprintf(one, sizeof(one), "%s", cidr);
     if ((slash = strchr(one, '/')) == NULL)
         return false;
     *slash = '\0';
@@ -73,15 +70,11 @@ cidr_covers(const char *cidr, size_t len, const struct sockaddr_storage *ss)
 static bool
 allowed(const char *cidrs, const struct sockaddr_storage *ss)
 {
-    const char *p = cidrs;
+    char item[64];
 
-    while (p && *p) {
-        const char *comma = strchr(p, ',');
-        size_t len = comma ? (size_t)(comma - p) : strlen(p);
-
-        if (cidr_covers(p, len, ss))
+    for (const char *p = cidrs; scc_list_next(&p, item, sizeof(item));) {
+        if (cidr_covers(item, ss))
             return true;
-        p = comma ? comma + 1 : NULL;
     }
     return false;
 }

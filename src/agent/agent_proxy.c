@@ -90,44 +90,30 @@ agent_proxy_parse_url(const char *url, struct agent_proxy *out)
 }
 
 static bool
-entry_matches(const char *e, size_t elen, const char *host)
+entry_matches(const char *e, const char *host)
 {
-    size_t hlen = strlen(host);
+    size_t hlen = strlen(host), elen;
 
-    while (elen > 0 && isspace((unsigned char)*e)) {
-        e++;
-        elen--;
-    }
-    while (elen > 0 && isspace((unsigned char)e[elen - 1]))
-        elen--;
-    if (elen == 0)
+    if (e[0] == '\0')
         return false;
-    if (elen == 1 && e[0] == '*')
+    if (strcmp(e, "*") == 0)
         return true;
-    if (e[0] == '.') {
+    if (e[0] == '.')
         e++;
-        elen--;
-    }
+    elen = strlen(e);
     if (hlen == elen)
-        return strncasecmp(host, e, elen) == 0;
-    return hlen > elen && host[hlen - elen - 1] == '.' &&
-           strncasecmp(host + hlen - elen, e, elen) == 0;
+        return strcasecmp(host, e) == 0;
+    return hlen > elen && host[hlen - elen - 1] == '.' && strcasecmp(host + hlen - elen, e) == 0;
 }
 
 bool
 agent_proxy_bypass(const char *no_proxy, const char *host)
 {
-    const char *p = no_proxy;
+    char item[256];
 
-    if (p == NULL)
-        return false;
-    while (*p) {
-        const char *comma = strchr(p, ',');
-        size_t len = comma ? (size_t)(comma - p) : strlen(p);
-
-        if (entry_matches(p, len, host))
+    for (const char *p = no_proxy; scc_list_next(&p, item, sizeof(item));) {
+        if (entry_matches(item, host))
             return true;
-        p += len + (comma ? 1 : 0);
     }
     return false;
 }

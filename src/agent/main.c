@@ -14,6 +14,7 @@
 #include "common/cfg.h"
 #include "common/err.h"
 #include "common/mem.h"
+#include "common/parse.h"
 #include "common/time.h"
 #include "common/tls.h"
 
@@ -123,19 +124,12 @@ on_stop_signal(evutil_socket_t sig, short what, void *arg)
 static int
 links_create(struct agent *a)
 {
-    const char *p = a->cfg->relay;
+    char relay[300];
 
-    while (p && *p) {
-        const char *comma = strchr(p, ',');
-        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+    for (const char *p = a->cfg->relay; scc_list_next(&p, relay, sizeof(relay));) {
         struct agent_link **grown, *l = NULL;
-        char relay[300];
         int rc;
 
-        if (len >= sizeof(relay))
-            return SCC_EINVAL;
-        memcpy(relay, p, len);
-        relay[len] = '\0';
         if ((rc = agent_link_new(a, relay, &l)) < 0) {
             scc_log_error_rc(&a->log, rc, "bad --relay '%s' or --proxy", relay);
             return rc;
@@ -146,7 +140,6 @@ links_create(struct agent *a)
         }
         a->links = grown;
         a->links[a->nlinks++] = l;
-        p = comma ? comma + 1 : NULL;
     }
     return 0;
 }

@@ -116,3 +116,27 @@ scc_parse_hostport(const char *s, char *host, size_t host_cap, uint16_t *port, b
     *port = (uint16_t)p;
     return 0;
 }
+
+bool
+scc_list_next(const char **p, char *item, size_t cap)
+{
+    const char *s = *p, *comma;
+    size_t len;
+
+    if (s == NULL || *s == '\0')
+        return false;
+    comma = strchr(s, ',');
+    len = comma ? (size_t)(comma - s) : strlen(s);
+    *p = comma ? comma + 1 : s + len;
+    while (len > 0 && (*s == ' ' || *s == '\t')) {
+        s++;
+        len--;
+    }
+    while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+        len--;
+    if (len >= cap)
+        len = 0;
+    memcpy(item, s, len);
+    item[len] = '\0';
+    return true;
+}

@@ -32,4 +32,14 @@ int scc_parse_bool(const char *s, bool *out);
  */
 int scc_parse_hostport(const char *s, char *host, size_t host_cap, uint16_t *port, bool allow_zero);
 
+/*
+ * scc_list_next - walk a comma-separated list: copy the next item into
+ * item (cap bytes, NUL-terminated, surrounding blanks removed) and advance
+ * *p.  Returns false at the end of the list; an item longer than cap-1
+ * is returned truncated to "" so callers reject it like any bad item.
+ *
+ *     for (const char *p = list; scc_list_next(&p, item, sizeof(item));) ...
+ */
+bool scc_list_next(const char **p, char *item, size_t cap);
+
 #endif /* SCC_COMMON_PARSE_H */

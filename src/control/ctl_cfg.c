@@ -57,6 +57,9 @@ const size_t ctl_cfg_nopts = sizeof(ctl_cfg_opts) / sizeof(ctl_cfg_opts[0]);
 int
 ctl_cfg_check(const struct ctl_cfg *cfg, char *err, size_t cap)
 {
+    char item[300], host[256];
+    uint16_t port;
+
     if (cfg->data_dir == NULL || cfg->data_dir[0] == '\0') {
         snprintf(err, cap, "--data-dir DIR is required");
         return SCC_EINVAL;
@@ -73,23 +76,15 @@ ctl_cfg_check(const struct ctl_cfg *cfg, char *err, size_t cap)
         snprintf(err, cap, "--dead-after must be longer than --keepalive");
         return SCC_EINVAL;
     }
-    for (const char *p = cfg->relay_listen; p && *p;) {
-        const char *comma = strchr(p, ',');
-        size_t len = comma ? (size_t)(comma - p) : strlen(p);
-        char host[256];
-        uint16_t port;
-
-        if (len == strlen(cfg->api_listen) && strncmp(p, cfg->api_listen, len) == 0) {
+    for (const char *p = cfg->relay_listen; scc_list_next(&p, item, sizeof(item));) {
+        if (strcmp(item, cfg->api_listen) == 0) {
             snprintf(err, cap, "--relay-listen must differ from --api-listen");
             return SCC_EINVAL;
         }
-        if (len >= sizeof(host) ||
-            (memcpy(host, p, len), host[len] = '\0',
-             scc_parse_hostport(host, host, sizeof(host), &port, true)) < 0) {
-            snprintf(err, cap, "--relay-listen: '%.*s' is not HOST:PORT", (int)len, p);
+        if (scc_parse_hostport(item, host, sizeof(host), &port, true) < 0) {
+            snprintf(err, cap, "--relay-listen: '%s' is not HOST:PORT", item);
             return SCC_EINVAL;
         }
-        p = comma ? comma + 1 : NULL;
     }
     return 0;
 }

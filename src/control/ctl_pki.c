@@ -63,20 +63,14 @@ ca_load_or_create(struct ctl *c)
 static size_t
 listen_names(const char *list, char names[][256], size_t n, size_t cap)
 {
-    for (const char *p = list; p && *p && n < cap;) {
-        const char *comma = strchr(p, ',');
-        size_t len = comma ? (size_t)(comma - p) : strlen(p);
-        char one[300];
+    char item[300];
+
+    for (const char *p = list; n < cap && scc_list_next(&p, item, sizeof(item));) {
         uint16_t port;
 
-        if (len < sizeof(one)) {
-            memcpy(one, p, len);
-            one[len] = '\0';
-            if (scc_parse_hostport(one, names[n], 256, &port, true) == 0 &&
-                strcmp(names[n], "0.0.0.0") != 0 && strcmp(names[n], "::") != 0)
-                n++;
-        }
-        p = comma ? comma + 1 : NULL;
+        if (scc_parse_hostport(item, names[n], 256, &port, true) == 0 &&
+            strcmp(names[n], "0.0.0.0") != 0 && strcmp(names[n], "::") != 0)
+            n++;
     }
     return n;
 }
@@ -92,15 +86,9 @@ server_names(const struct ctl_cfg *cfg, char names[][256], size_t cap)
         snprintf(names[n++], 256, "%s", fixed[i]);
     n = listen_names(cfg->api_listen, names, n, cap);
     n = listen_names(cfg->relay_listen, names, n, cap);
-    for (const char *p = cfg->san; p && *p && n < cap;) {
-        const char *comma = strchr(p, ',');
-        size_t len = comma ? (size_t)(comma - p) : strlen(p);
-
-        if (len > 0 && len < 256) {
-            memcpy(names[n], p, len);
-            names[n++][len] = '\0';
-        }
-        p = comma ? comma + 1 : NULL;
+    for (const char *p = cfg->san; n < cap && scc_list_next(&p, names[n], 256);) {
+        if (names[n][0])
+            n++;
     }
     return n;
 }

@@ -3,6 +3,7 @@
 #include "common/err.h"
 #include "common/map.h"
 #include "common/mem.h"
+#include "common/parse.h"
 #include "common/tls.h"
 
 #include <event2/event.h>
@@ -178,22 +179,17 @@ relay_accepting(struct relay *r, bool on)
 static int
 tunnel_listeners_init(struct relay *r)
 {
-    const char *p = r->cfg.listen;
+    char addr[300];
     size_t off = 0;
     int rc;
 
-    while (p && *p) {
-        const char *comma = strchr(p, ',');
-        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+    for (const char *p = r->cfg.listen; scc_list_next(&p, addr, sizeof(addr));) {
         struct relay_listener *l = &r->listeners[r->nlisteners];
-        char addr[300];
 
-        if (len >= sizeof(addr) || r->nlisteners == RELAY_LISTENERS_MAX)
+        if (r->nlisteners == RELAY_LISTENERS_MAX)
             return SCC_EINVAL;
-        memcpy(addr, p, len);
-        addr[len] = '\0';
         if ((rc = scc_sock_listen(addr, 1024, &l->fd, l->bound, sizeof(l->bound))) < 0) {
-            scc_log_error_rc(&r->log, rc, "cannot listen on %s", addr);
+            scc_log_error_rc(&r->log, rc, "cannot listen on '%s'", addr);
             return rc;
         }
         r->nlisteners++;
@@ -202,7 +198,6 @@ tunnel_listeners_init(struct relay *r)
             return SCC_ENOMEM;
         off += (size_t)snprintf(r->bound + off, sizeof(r->bound) - off, "%s%s", off ? "," : "",
                                 l->bound);
-        p = comma ? comma + 1 : NULL;
     }
     return r->nlisteners ? 0 : SCC_EINVAL;
 }

@@ -168,6 +168,27 @@ test_ratelimit_bursts_then_refills(void **state)
 }
 
 static void
+test_list_next_walks_items_and_trims(void **state)
+{
+    const char *p = " a, bb ,,ccc";
+    char item[3];
+
+    (void)state;
+    assert_true(scc_list_next(&p, item, sizeof(item)));
+    assert_string_equal(item, "a");
+    assert_true(scc_list_next(&p, item, sizeof(item)));
+    assert_string_equal(item, "bb");
+    assert_true(scc_list_next(&p, item, sizeof(item)));
+    assert_string_equal(item, "");
+    /* Too long for the buffer: comes back empty, never truncated. */
+    assert_true(scc_list_next(&p, item, sizeof(item)));
+    assert_string_equal(item, "");
+    assert_false(scc_list_next(&p, item, sizeof(item)));
+    p = NULL;
+    assert_false(scc_list_next(&p, item, sizeof(item)));
+}
+
+static void
 test_strerror_covers_both_spaces(void **state)
 {
     (void)state;
@@ -189,6 +210,7 @@ main(void)
             cmocka_unit_test(test_b64_matches_rfc4648),
             cmocka_unit_test(test_time_roundtrip),
             cmocka_unit_test(test_ratelimit_bursts_then_refills),
+            cmocka_unit_test(test_list_next_walks_items_and_trims),
             cmocka_unit_test(test_strerror_covers_both_spaces),
     };
 
