@@ -1,2 +1,20 @@
 # ARM template engine (issue #5).
-target_sources(scc_control PRIVATE)
+set(CTL_TMPL_SOURCES
+  ${CMAKE_CURRENT_LIST_DIR}/ctl_tmpl.c
+  ${CMAKE_CURRENT_LIST_DIR}/ctl_tmpl_expr.c
+  ${CMAKE_CURRENT_LIST_DIR}/ctl_tmpl_value.c
+  ${CMAKE_CURRENT_LIST_DIR}/ctl_tmpl_param.c
+  ${CMAKE_CURRENT_LIST_DIR}/ctl_tmpl_res.c
+  ${CMAKE_CURRENT_LIST_DIR}/ctl_tmpl_graph.c
+  ${CMAKE_CURRENT_LIST_DIR}/ctl_tmpl_out.c
+  ${CMAKE_CURRENT_LIST_DIR}/ctl_tmpl_fn.c
+  ${CMAKE_CURRENT_LIST_DIR}/ctl_tmpl_fn_coll.c
+  ${CMAKE_CURRENT_LIST_DIR}/ctl_tmpl_fn_str.c
+  ${CMAKE_CURRENT_LIST_DIR}/ctl_tmpl_fn_arm.c)
+target_sources(scc_control PRIVATE ${CTL_TMPL_SOURCES})
+if(SCC_FUZZ)
+  # fuzz/CMakeLists.txt instruments only the fuzz/ directory; without this
+  # the engine gets neither coverage feedback nor ASan/UBSan checks.
+  set_source_files_properties(${CTL_TMPL_SOURCES} PROPERTIES
+    COMPILE_OPTIONS "-fsanitize=fuzzer-no-link,address,undefined")
+endif()
