@@ -12,9 +12,3 @@ set(CTL_TMPL_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/ctl_tmpl_fn_str.c
   ${CMAKE_CURRENT_LIST_DIR}/ctl_tmpl_fn_arm.c)
 target_sources(scc_control PRIVATE ${CTL_TMPL_SOURCES})
-if(SCC_FUZZ)
-  # fuzz/CMakeLists.txt instruments only the fuzz/ directory; without this
-  # the engine gets neither coverage feedback nor ASan/UBSan checks.
-  set_source_files_properties(${CTL_TMPL_SOURCES} PROPERTIES
-    COMPILE_OPTIONS "-fsanitize=fuzzer-no-link,address,undefined")
-endif()
