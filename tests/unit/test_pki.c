@@ -207,6 +207,7 @@ test_files_are_written_atomically_with_modes(void **state)
     assert_int_equal(scc_pki_cert_write(path, f->ca), 0);
     assert_int_equal(scc_pki_cert_read(path, &cert), 0);
     assert_int_equal(X509_cmp(cert, f->ca), 0);
+    X509_free(cert);
     unlink(path);
     assert_int_equal(scc_pki_cert_read(path, &cert), -ENOENT);
     rmdir(dir);
