@@ -176,6 +176,8 @@ agent_fini(struct agent *a)
     for (size_t i = 0; i < a->nlinks; i++)
         agent_link_free(a->links[i]);
     scc_free(a->links);
+    if (a->base)
+        event_base_loop(a->base, EVLOOP_NONBLOCK); /* deferred closes of the links */
     agent_runs_free(a->runs);
     agent_identity_free(a);
     if (a->stop_ev)

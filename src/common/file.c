@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -74,13 +75,41 @@ scc_file_read(const char *path, size_t max, struct scc_buf *b)
     return rc;
 }
 
+/* mkdir -p for the parents of path (mode 0755: they may be shared). */
+static int
+ensure_parents(const char *path)
+{
+    char buf[4096];
+    size_t n = strlen(path);
+
+    if (n >= sizeof(buf))
+        return -ENAMETOOLONG;
+    memcpy(buf, path, n + 1);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+            return -errno;
+        *p = '/';
+    }
+    return 0;
+}
+
 int
 scc_dir_ensure(const char *path, unsigned mode)
 {
     struct stat st;
+    int rc;
 
     if (mkdir(path, (mode_t)mode) == 0)
         return 0;
+    if (errno == ENOENT) {
+        if ((rc = ensure_parents(path)) < 0)
+            return rc;
+        if (mkdir(path, (mode_t)mode) == 0)
+            return 0;
+    }
     if (errno != EEXIST)
         return -errno;
     if (stat(path, &st) != 0)

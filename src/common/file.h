@@ -16,7 +16,8 @@ int scc_file_write_atomic(const char *path, const void *data, size_t len, unsign
  * -errno, SCC_ETOOBIG past max. */
 int scc_file_read(const char *path, size_t max, struct scc_buf *b);
 
-/* scc_dir_ensure - mkdir path with mode unless it exists as a directory. */
+/* scc_dir_ensure - mkdir path with mode unless it exists as a directory,
+ * creating missing parents (0755) first. */
 int scc_dir_ensure(const char *path, unsigned mode);
 
 #endif /* SCC_COMMON_FILE_H */

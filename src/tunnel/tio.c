@@ -14,11 +14,16 @@
 #include <unistd.h>
 
 /*
- * TLS runs over our own BIO rather than a socket BIO: OpenSSL reads
- * ciphertext from cin, which one read(2) fills with up to CIN_CHUNK bytes
- * (many records), and writes ciphertext to cout, which one write(2)
- * drains.  With a socket BIO every 16 KiB record costs its own write(2)
- * and two read(2)s; here a 256 KiB burst costs one of each.
+ * TLS runs over our own BIO rather than a socket BIO: one read(2) brings
+ * up to CIN_CHUNK bytes (many records) for OpenSSL to decrypt, and its
+ * ciphertext goes to cout, which one write(2) drains.  With a socket BIO
+ * every 16 KiB record costs its own write(2) and two read(2)s; here a
+ * 256 KiB burst costs one of each.
+ *
+ * Reads land in one buffer shared by every connection (the loop is
+ * single-threaded and each operation finishes before the next starts);
+ * only the tail of a record that has not fully arrived is kept per
+ * connection, in cin.  An idle connection therefore holds no buffers.
  */
 #define CIN_CHUNK (256u << 10)
 #define COUT_HIGH (512u << 10) /* past this, SSL_write waits for the socket */
@@ -36,8 +41,10 @@ struct scc_tio {
     int hs_rc;
     bool handshaking, server;
     bool want_wr, rd_paused;
-    struct scc_buf cin, cout; /* ciphertext in and out */
+    struct scc_buf cin, cout; /* ciphertext: a partial record in, pending out */
     size_t cin_off, cout_off;
+    const uint8_t *src; /* the shared read buffer, during one operation */
+    size_t src_len, src_off;
     bool eof;     /* the socket said EOF */
     int sock_err; /* a socket error seen by the BIO's user */
     char tls_err[256];
@@ -59,12 +66,21 @@ bio_write_ex(BIO *b, const char *data, size_t len, size_t *written)
     return 1;
 }
 
+static uint8_t shared_in[CIN_CHUNK + (32u << 10)];
+
 static int
 bio_read_ex(BIO *b, char *out, size_t len, size_t *readbytes)
 {
     struct scc_tio *t = BIO_get_data(b);
-    size_t avail = t->cin.len - t->cin_off;
+    size_t avail;
 
+    if (t->src == NULL && t->cin.len > t->cin_off) {
+        /* Records parked by an earlier operation come first. */
+        t->src = t->cin.data;
+        t->src_off = t->cin_off;
+        t->src_len = t->cin.len;
+    }
+    avail = t->src_len - t->src_off;
     BIO_clear_retry_flags(b);
     *readbytes = 0;
     if (avail == 0) {
@@ -74,12 +90,8 @@ bio_read_ex(BIO *b, char *out, size_t len, size_t *readbytes)
     }
     if (len > avail)
         len = avail;
-    memcpy(out, t->cin.data + t->cin_off, len);
-    t->cin_off += len;
-    if (t->cin_off == t->cin.len) {
-        scc_buf_reset(&t->cin);
-        t->cin_off = 0;
-    }
+    memcpy(out, t->src + t->src_off, len);
+    t->src_off += len;
     *readbytes = len;
     return 1;
 }
@@ -94,7 +106,7 @@ bio_ctrl(BIO *b, int cmd, long num, void *ptr)
     case BIO_CTRL_FLUSH:
         return 1;
     case BIO_CTRL_PENDING:
-        return (long)(t->cin.len - t->cin_off);
+        return (long)(t->src_len - t->src_off);
     case BIO_CTRL_WPENDING:
         return (long)(t->cout.len - t->cout_off);
     default:
@@ -125,19 +137,31 @@ bio_method(void)
 
 /* ---- socket side of the buffers ---- */
 
-/* One read(2) into cin: >0 bytes, 0 at EOF, -EAGAIN, or -errno. */
+/* One read(2) into the shared buffer, behind whatever part of a record
+ * this connection kept from last time: >0 bytes, 0 at EOF, -EAGAIN, or
+ * -errno.  Every call is paired with park() before the loop moves on. */
 static ssize_t
-fill_cin(struct scc_tio *t)
+fill_in(struct scc_tio *t)
 {
+    size_t kept = t->src ? t->src_len - t->src_off : t->cin.len - t->cin_off;
     ssize_t n;
 
-    if (scc_buf_reserve(&t->cin, CIN_CHUNK) < 0)
-        return -EAGAIN; /* full: OpenSSL must consume first */
+    if (kept > sizeof(shared_in) - CIN_CHUNK)
+        return -EPROTO; /* more than a record pending: cannot happen with TLS */
+    if (t->src == NULL && kept > 0)
+        memcpy(shared_in, t->cin.data + t->cin_off, kept);
+    else if (t->src && kept > 0)
+        memmove(shared_in, t->src + t->src_off, kept); /* src may be cin itself */
+    scc_buf_reset(&t->cin);
+    t->cin_off = 0;
+    t->src = shared_in;
+    t->src_off = 0;
+    t->src_len = kept;
     do {
-        n = read(t->fd, t->cin.data + t->cin.len, CIN_CHUNK);
+        n = read(t->fd, shared_in + kept, CIN_CHUNK);
     } while (n < 0 && errno == EINTR);
     if (n > 0) {
-        t->cin.len += (size_t)n;
+        t->src_len += (size_t)n;
         return n;
     }
     if (n == 0) {
@@ -145,6 +169,28 @@ fill_cin(struct scc_tio *t)
         return 0;
     }
     return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+}
+
+/* Keep this connection's unconsumed bytes before another one uses the
+ * shared buffer.  On failure they are lost, and the connection with them. */
+static int
+park(struct scc_tio *t)
+{
+    size_t left = t->src ? t->src_len - t->src_off : 0;
+    int rc = 0;
+
+    if (t->src != NULL && t->src == t->cin.data) {
+        t->cin_off = t->src_off; /* reading straight from cin: just advance */
+        if (t->cin_off == t->cin.len) {
+            scc_buf_reset(&t->cin);
+            t->cin_off = 0;
+        }
+    } else if (left > 0 && (rc = scc_buf_put(&t->cin, t->src + t->src_off, left)) < 0) {
+        t->sock_err = rc;
+    }
+    t->src = NULL;
+    t->src_len = t->src_off = 0;
+    return rc;
 }
 
 /* Write out cout: 0 when empty, -EAGAIN when the socket is full, -errno. */
@@ -229,7 +275,7 @@ scc_tio_new(struct event_base *base, int fd, struct scc_tio **out)
     }
     t->base = base;
     t->fd = fd;
-    scc_buf_init(&t->cin, CIN_CHUNK * 2);
+    scc_buf_init(&t->cin, sizeof(shared_in));
     scc_buf_init(&t->cout, COUT_MAX);
     t->rd = event_new(base, fd, EV_READ | EV_PERSIST, on_ready, t);
     t->wr = event_new(base, fd, EV_WRITE | EV_PERSIST, on_ready, t);
@@ -320,8 +366,18 @@ hs_fail(struct scc_tio *t, int rc)
     hs_finish(t, rc);
 }
 
+static void hs_step_once(struct scc_tio *t);
+
 static void
 hs_step(struct scc_tio *t)
+{
+    hs_step_once(t);
+    if (t->ssl)
+        (void)park(t);
+}
+
+static void
+hs_step_once(struct scc_tio *t)
 {
     for (;;) {
         int r, err, frc;
@@ -341,7 +397,7 @@ hs_step(struct scc_tio *t)
             return;
         }
         if (err == SSL_ERROR_WANT_READ) {
-            ssize_t n = fill_cin(t);
+            ssize_t n = fill_in(t);
 
             if (n > 0)
                 continue;
@@ -424,7 +480,7 @@ push(struct scc_tio *t)
 }
 
 static ssize_t
-tls_read(struct scc_tio *t, void *buf, size_t cap)
+tls_read_once(struct scc_tio *t, void *buf, size_t cap)
 {
     for (;;) {
         int r, err;
@@ -443,7 +499,7 @@ tls_read(struct scc_tio *t, void *buf, size_t cap)
             return tls_error(t, err);
         if (t->sock_err)
             return t->sock_err;
-        n = fill_cin(t);
+        n = fill_in(t);
         if (n == -EAGAIN)
             return 0;
         if (n < 0)
@@ -453,7 +509,28 @@ tls_read(struct scc_tio *t, void *buf, size_t cap)
 }
 
 static ssize_t
+tls_read(struct scc_tio *t, void *buf, size_t cap)
+{
+    ssize_t n = tls_read_once(t, buf, cap);
+    int rc = park(t);
+
+    return n >= 0 && rc < 0 ? rc : n;
+}
+
+static ssize_t tls_write_once(struct scc_tio *t, const void *buf, size_t len);
+
+/* Writing can read too (TLS 1.3 post-handshake messages): park after. */
+static ssize_t
 tls_write(struct scc_tio *t, const void *buf, size_t len)
+{
+    ssize_t n = tls_write_once(t, buf, len);
+    int rc = park(t);
+
+    return n >= 0 && rc < 0 ? rc : n;
+}
+
+static ssize_t
+tls_write_once(struct scc_tio *t, const void *buf, size_t len)
 {
     for (int tries = 0; tries < 2; tries++) {
         int r, err, rc;

@@ -73,18 +73,31 @@ class Proc:
     def alive(self):
         return self.p.poll() is None
 
-    def kill(self, sig=signal.SIGKILL):
+    def kill(self, sig=signal.SIGKILL, timeout=10):
         if self.alive():
             try:
                 os.killpg(self.p.pid, sig)
             except ProcessLookupError:
                 pass
         try:
-            self.p.wait(timeout=10)
+            self.p.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             os.killpg(self.p.pid, signal.SIGKILL)
             self.p.wait()
-        self.logf.close()
+        if not self.logf.closed:
+            self.logf.close()
+
+    def stop(self):
+        """SIGTERM, so sanitizers get to report at exit; SIGKILL after 5 s."""
+        self.kill(signal.SIGTERM, timeout=5)
+
+    def sanitizer_report(self):
+        text = self.text()
+        for needle in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+            i = text.find(needle)
+            if i >= 0:
+                return text[max(0, i - 200):i + 3000]
+        return None
 
 
 class SccTest(unittest.TestCase):
@@ -97,7 +110,9 @@ class SccTest(unittest.TestCase):
 
     def tearDown(self):
         for p in reversed(self.procs):
-            p.kill()
+            p.stop()
+        reports = [(p.log, p.sanitizer_report()) for p in self.procs]
+        reports = [(log, r) for log, r in reports if r]
         if os.environ.get("SCC_KEEP_TMP") or (hasattr(self, "_outcome") and not self._ok()):
             print("\n--- logs of %s kept in %s" % (self.id(), self.dir))
             for name in sorted(os.listdir(self.dir)):
@@ -107,6 +122,8 @@ class SccTest(unittest.TestCase):
                     print("--- %s (tail)\n%s" % (name, tail))
         else:
             shutil.rmtree(self.dir, ignore_errors=True)
+        if reports:
+            self.fail("sanitizer report in %s:\n%s" % reports[0])
 
     def _ok(self):
         result = getattr(self._outcome, "result", None)
