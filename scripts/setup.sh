@@ -5,9 +5,8 @@ set -eu
 
 build_pkgs="build-essential cmake pkg-config libevent-dev libnghttp2-dev libssl-dev
 libjansson-dev libsqlite3-dev libcmocka-dev iproute2 nftables"
-test_pkgs="clang libclang-rt-14-dev valgrind tinyproxy-bin stunnel4 openssh-server
-openssh-client nmap curl nghttp2-client wrk hyperfine procps iputils-ping socat nodejs npm
-chromium sqlite3 python3"
+test_pkgs="python3 openssl curl procps clang libclang-rt-14-dev valgrind tinyproxy-bin nmap
+stunnel4 openssh-server openssh-client wrk hyperfine socat nodejs npm sqlite3"
 
 want="$build_pkgs"
 [ "${1:-}" = "--test" ] && want="$want $test_pkgs"
