@@ -13,6 +13,7 @@
  *   agent_run.c     runs: spawn, spool, status, cancel
  *   agent_output.c  streaming a run's output from an offset
  *   agent_connect.c CONNECT streams to node-local services
+ *   agent_legacy.c  legacy (no SCC) mode: listen, the control plane dials in
  */
 #ifndef SCC_AGENT_AGENT_H
 #define SCC_AGENT_AGENT_H
@@ -32,6 +33,7 @@ struct event_base;
 struct evdns_base;
 struct agent_runs;
 struct agent_link;
+struct agent_legacy;
 
 struct agent_cfg {
     char *relay;      /* comma-separated HOST:PORT list */
@@ -43,6 +45,8 @@ struct agent_cfg {
     char *no_proxy;      /* comma-separated host suffixes / IPs */
     char *node;          /* expected "ws/cluster/node", optional */
     char *allow_connect; /* CIDRs CONNECT may reach */
+    char *mode;          /* "scc" (dial out, no listener) or "legacy" (listen) */
+    char *listen;        /* legacy management port */
     char *log_level;
     char *config;
     uint32_t keepalive_ms;
@@ -81,6 +85,7 @@ struct agent {
     bool stopping;
     uint64_t stop_ms;
     struct event *stop_ev;
+    struct agent_legacy *legacy; /* legacy mode's listener */
 };
 
 /* agent_cfg.c */
@@ -96,7 +101,12 @@ int agent_tls_tunnel_ctx(struct agent *a);
 void agent_after_tunnel_up(struct agent *a);
 void agent_fatal(struct agent *a, const char *why);
 
-/* agent_serve.c: route one request on a tunnel stream. */
+/* agent_serve.c: route one request on a tunnel stream (arg: the agent). */
 void agent_serve_request(struct scc_h2 *h2, struct scc_h2_stream *s, void *arg);
+
+/* agent_legacy.c: legacy (no SCC) mode, the control plane dials in. */
+bool agent_is_legacy(const struct agent *a);
+int agent_legacy_start(struct agent *a);
+void agent_legacy_stop(struct agent *a);
 
 #endif /* SCC_AGENT_AGENT_H */

@@ -29,6 +29,11 @@ const struct scc_cfg_opt agent_cfg_opts[] = {
             "comma-separated hosts or domain suffixes to reach without the proxy", "NO_PROXY"),
         OPT("node", SCC_CFG_STR, node, NULL, 0, 0,
             "identity this node expects, ws/cluster/node (refuse a token for another)", NULL),
+        OPT("mode", SCC_CFG_STR, mode, "scc", 0, 0,
+            "scc: dial the relay, open no port; legacy: listen on --listen for the control plane",
+            NULL),
+        OPT("listen", SCC_CFG_HOSTPORT, listen, "0.0.0.0:5557", 0, 0,
+            "legacy mode's management port (TLS, only the control plane's certificate)", NULL),
         OPT("allow-connect", SCC_CFG_LIST, allow_connect, "127.0.0.0/8,::1/128", 0, 0,
             "address ranges CONNECT streams may reach", NULL),
         OPT("keepalive", SCC_CFG_DURATION, keepalive_ms, "20s", 100, MS_1H,
@@ -74,6 +79,10 @@ agent_cfg_check(const struct agent_cfg *cfg, char *err, size_t cap)
     }
     if (cfg->state_dir == NULL) {
         snprintf(err, cap, "--state-dir DIR is required");
+        return SCC_EINVAL;
+    }
+    if (strcmp(cfg->mode, "scc") != 0 && strcmp(cfg->mode, "legacy") != 0) {
+        snprintf(err, cap, "--mode must be scc or legacy, not '%s'", cfg->mode);
         return SCC_EINVAL;
     }
     if (cfg->join_token && cfg->join_token_file) {

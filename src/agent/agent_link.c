@@ -109,6 +109,13 @@ on_conn_close(struct scc_h2io *io, int rc, void *arg)
         return;
     }
     if (was_enrolling && l->a->enrolled) {
+        if (agent_is_legacy(l->a)) {
+            /* Legacy mode: the control plane dials us; our job is done. */
+            l->stopped = true;
+            l->st = L_IDLE;
+            agent_legacy_start(l->a);
+            return;
+        }
         schedule(l, 0); /* certificate in hand: dial the tunnel at once */
         return;
     }
@@ -156,10 +163,15 @@ on_goaway(struct scc_h2 *h2, uint32_t code, const uint8_t *debug, size_t len, vo
 }
 
 static void
+on_request(struct scc_h2 *h2, struct scc_h2_stream *s, void *arg)
+{
+    agent_serve_request(h2, s, ((struct agent_link *)arg)->a);
+}
+
+static void
 tunnel_up(struct agent_link *l)
 {
-    static const struct scc_h2_cbs cbs = {.on_request = agent_serve_request,
-                                          .on_goaway = on_goaway};
+    static const struct scc_h2_cbs cbs = {.on_request = on_request, .on_goaway = on_goaway};
     struct scc_h2io_cfg iocfg = {.ping_interval_ms = l->a->cfg->keepalive_ms,
                                  .dead_after_ms = l->a->cfg->dead_after_ms};
     struct scc_tio *tio = l->hs_tio;

@@ -156,7 +156,7 @@ route(struct agent *a, struct scc_h2_stream *s, const char *method, const char *
 void
 agent_serve_request(struct scc_h2 *h2, struct scc_h2_stream *s, void *arg)
 {
-    struct agent *a = agent_link_agent(arg);
+    struct agent *a = arg;
     const struct scc_h2_head *h = scc_h2_stream_head(s);
     char path[1024];
     const char *q;

@@ -116,6 +116,7 @@ on_stop_signal(evutil_socket_t sig, short what, void *arg)
     scc_log_info(&a->log, "signal %d: draining tunnels", (int)sig);
     for (size_t i = 0; i < a->nlinks; i++)
         agent_link_stop(a->links[i]);
+    agent_legacy_stop(a);
     a->stop_ev = event_new(a->base, -1, EV_PERSIST, check_stopped, a);
     if (a->stop_ev)
         event_add(a->stop_ev, &tv);
@@ -173,6 +174,7 @@ agent_init(struct agent *a, const struct agent_cfg *cfg)
 static void
 agent_fini(struct agent *a)
 {
+    agent_legacy_stop(a);
     for (size_t i = 0; i < a->nlinks; i++)
         agent_link_free(a->links[i]);
     scc_free(a->links);
@@ -237,10 +239,19 @@ main(int argc, char **argv)
             exit_code = 1;
             goto out;
         }
-    scc_log_info(&a.log, "scc-agent %s starting: %zu relay(s), no listening sockets", SCC_VERSION,
-                 a.nlinks);
-    for (size_t i = 0; i < a.nlinks; i++)
-        agent_link_start(a.links[i]);
+    if (agent_is_legacy(&a) && a.enrolled) {
+        if (agent_legacy_start(&a) < 0) {
+            exit_code = 1;
+            goto out;
+        }
+    } else {
+        /* SCC mode, or a legacy node that still has to enrol (outbound,
+         * once), after which agent_link.c starts the listener. */
+        scc_log_info(&a.log, "scc-agent %s starting: %zu relay(s)%s", SCC_VERSION, a.nlinks,
+                     agent_is_legacy(&a) ? ", legacy mode" : ", no listening sockets");
+        for (size_t i = 0; i < a.nlinks; i++)
+            agent_link_start(a.links[i]);
+    }
     event_base_dispatch(a.base);
     scc_log_info(&a.log, "stopped");
 out:

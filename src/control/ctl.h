@@ -56,6 +56,7 @@ struct ctl_paths {
     char pki[4096];
     char ca_crt[4096], ca_key[4096];
     char server_crt[4096], server_key[4096];
+    char control_crt[4096], control_key[4096]; /* the control plane as a TLS client */
     char admin_token[4096];
     char admin_socket[4096];
     char endpoints[4096];

@@ -108,6 +108,8 @@ ctl_paths_init(struct ctl_paths *p, const char *d)
     rc |= join(p->ca_key, sizeof(p->ca_key), d, "pki/ca.key");
     rc |= join(p->server_crt, sizeof(p->server_crt), d, "pki/server.crt");
     rc |= join(p->server_key, sizeof(p->server_key), d, "pki/server.key");
+    rc |= join(p->control_crt, sizeof(p->control_crt), d, "pki/control.crt");
+    rc |= join(p->control_key, sizeof(p->control_key), d, "pki/control.key");
     rc |= join(p->admin_token, sizeof(p->admin_token), d, "admin.token");
     rc |= join(p->admin_socket, sizeof(p->admin_socket), d, "sccd.sock");
     rc |= join(p->endpoints, sizeof(p->endpoints), d, "endpoints.json");

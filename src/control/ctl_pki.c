@@ -163,6 +163,42 @@ server_cert(struct ctl *c)
     return rc;
 }
 
+/* The control plane's own client identity, spiffe://<td>/control: what the
+ * relay presents when it dials a legacy node. */
+static int
+control_cert(struct ctl *c)
+{
+    char uri[SCC_IDENT_URI_MAX + 1];
+    struct scc_ident id = {.kind = SCC_IDENT_CONTROL};
+    EVP_PKEY *key = NULL;
+    X509 *cert = NULL;
+    int64_t not_after = 0;
+    int rc;
+
+    if (scc_pki_cert_read(c->paths.control_crt, &cert) == 0 &&
+        X509_check_issued(c->ca, cert) == X509_V_OK &&
+        scc_pki_cert_not_after(cert, &not_after) == 0 &&
+        not_after - (int64_t)time(NULL) > RENEW_SECS) {
+        X509_free(cert);
+        return 0;
+    }
+    X509_free(cert);
+    cert = NULL;
+    snprintf(id.td, sizeof(id.td), "%s", c->cfg->trust_domain);
+    if ((rc = scc_ident_format(&id, uri, sizeof(uri))) < 0)
+        return rc;
+    struct scc_pki_req req = {
+            .cn = "sccd control plane", .uri = uri, .valid_secs = SERVER_SECS, .client = true};
+    if ((rc = scc_pki_key_new(&key)) < 0 ||
+        (rc = scc_pki_issue(c->ca, c->ca_key, key, &req, &cert)) < 0 ||
+        (rc = scc_pki_key_write(c->paths.control_key, key)) < 0 ||
+        (rc = scc_pki_cert_write(c->paths.control_crt, cert)) < 0)
+        scc_log_error_rc(&c->log, rc, "cannot issue the control-plane client certificate");
+    X509_free(cert);
+    EVP_PKEY_free(key);
+    return rc;
+}
+
 static int
 trust_domain_check(struct ctl *c)
 {
@@ -194,9 +230,10 @@ ctl_pki_init(struct ctl *c)
         scc_log_error_rc(&c->log, rc, "cannot create %s", c->paths.pki);
         return rc;
     }
-    if ((rc = trust_domain_check(c)) < 0 || (rc = ca_load_or_create(c)) < 0)
+    if ((rc = trust_domain_check(c)) < 0 || (rc = ca_load_or_create(c)) < 0 ||
+        (rc = server_cert(c)) < 0)
         return rc;
-    return server_cert(c);
+    return control_cert(c);
 }
 
 /* ---- the first admin token ---- */

@@ -99,6 +99,8 @@ start_relay(struct sccd *d)
                            .metrics_listen = cfg->metrics_listen,
                            .cert_file = d->ctl.paths.server_crt,
                            .key_file = d->ctl.paths.server_key,
+                           .control_cert_file = d->ctl.paths.control_crt,
+                           .control_key_file = d->ctl.paths.control_key,
                            .ca_file = d->ctl.paths.ca_crt,
                            .trust_domain = cfg->trust_domain,
                            .keepalive_ms = cfg->keepalive_ms,

@@ -142,6 +142,28 @@ relay_metrics_bound(const struct relay *r)
     return r->metrics->bound;
 }
 
+/* The client side, for dialling legacy nodes as the control plane. */
+static int
+tls_client_init(struct relay *r)
+{
+    const char *alpn[] = {SCC_ALPN_TUNNEL};
+    struct scc_tls_cfg cfg = {.ca_file = r->cfg.ca_file,
+                              .cert_file = r->cfg.control_cert_file,
+                              .key_file = r->cfg.control_key_file,
+                              .alpn = alpn,
+                              .nalpn = 1,
+                              .release_buffers = true};
+    char why[256];
+    int rc;
+
+    if (r->cfg.control_cert_file == NULL)
+        return 0;
+    if ((rc = scc_tls_ctx_client(&cfg, &r->tls_client)) < 0)
+        scc_log_error(&r->log, "control-plane TLS setup failed: %s",
+                      scc_tls_errors(why, sizeof(why)));
+    return rc;
+}
+
 static int
 tls_init(struct relay *r)
 {
@@ -247,7 +269,7 @@ relay_new(struct event_base *base, const struct relay_cfg *cfg, const struct rel
     if ((r->metrics = scc_calloc(1, sizeof(*r->metrics))) == NULL ||
         (rc = scc_map_new(&r->tunnels)) < 0)
         goto fail;
-    if ((rc = tls_init(r)) < 0 || (rc = listeners_init(r)) < 0)
+    if ((rc = tls_init(r)) < 0 || (rc = tls_client_init(r)) < 0 || (rc = listeners_init(r)) < 0)
         goto fail;
     scc_log_info(&r->log, "relay listening on %s (tunnels)%s%s%s%s", r->bound,
                  cfg->admin_socket ? ", admin socket " : "",
@@ -274,6 +296,7 @@ relay_free(struct relay *r)
 {
     if (r == NULL)
         return;
+    relay_legacy_free_all(r);
     if (r->tunnels) {
         /* Closing is deferred to the loop; tunnels unregister themselves
          * when their close event runs, which the caller lets happen. */
@@ -295,5 +318,6 @@ relay_free(struct relay *r)
     relay_metrics_stop(r->metrics);
     scc_free(r->metrics);
     SSL_CTX_free(r->tls);
+    SSL_CTX_free(r->tls_client);
     scc_free(r);
 }

@@ -48,6 +48,7 @@ struct relay_cfg {
     const char *admin_socket;   /* Unix socket path for sccctl / the API */
     const char *metrics_listen; /* plain HTTP on loopback: /metrics, /healthz, /readyz */
     const char *cert_file, *key_file, *ca_file;
+    const char *control_cert_file, *control_key_file; /* to dial legacy nodes; may be NULL */
     const char *trust_domain;
     uint32_t keepalive_ms;
     uint32_t dead_after_ms;

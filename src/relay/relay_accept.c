@@ -80,7 +80,30 @@ on_tunnel_close(struct scc_h2io *io, int rc, void *arg)
     r->metrics->bytes_from_node += scc_h2io_payload_in(t->io);
     relay_unregister(r, t);
     scc_log_info_rc(&t->log, rc, "tunnel closed");
+    if (t->dialer)
+        relay_legacy_closed(t->dialer, rc);
     scc_free(t);
+}
+
+/* Register a tunnel, or shed it when the relay is full or leaving. */
+static void
+tunnel_admit(struct relay *r, struct relay_tunnel *t)
+{
+    if (r->ntunnels >= r->cfg.max_tunnels || r->draining) {
+        char debug[40];
+
+        snprintf(debug, sizeof(debug), "retry-after=%u", r->cfg.retry_after_s);
+        refuse(r, REFUSE_OVERLOAD, t->peer, "%zu tunnels (limit %u): shed with %s", r->ntunnels,
+               r->cfg.max_tunnels, debug);
+        scc_h2io_drain(t->io, 11 /* ENHANCE_YOUR_CALM */, debug);
+        return;
+    }
+    if (relay_register(r, t) < 0) {
+        scc_h2io_close(t->io, SCC_ENOMEM);
+        return;
+    }
+    scc_log_info(&t->log, "tunnel up identity=%s serial=%s resumed=%s", t->uri, t->serial,
+                 t->resumed ? "yes" : "no");
 }
 
 static void
@@ -129,57 +152,52 @@ peer_identity(struct relay *r, SSL *ssl, struct relay_tunnel *t, enum relay_refu
     return 0;
 }
 
-static void
-tunnel_open(struct pending *p)
+/*
+ * relay_tunnel_open - a TLS connection is up (accepted, or dialled by a
+ * legacy dialer d): check the node's certificate and make it a tunnel.
+ * Takes tio.
+ */
+void
+relay_tunnel_open(struct relay *r, struct scc_tio *tio, const char *peer, uint64_t conn,
+                  struct relay_dialer *d)
 {
     static const struct scc_h2_cbs cbs = {.on_goaway = on_tunnel_goaway};
-    struct relay *r = p->r;
     struct scc_h2io_cfg iocfg = {.ping_interval_ms = r->cfg.keepalive_ms,
                                  .dead_after_ms = r->cfg.dead_after_ms};
     struct relay_tunnel *t = scc_calloc(1, sizeof(*t));
     enum relay_refusal why;
     char msg[300];
-    int rc;
 
     if (t == NULL) {
-        scc_tio_free(p->tio);
+        scc_tio_free(tio);
         return;
     }
     t->r = r;
-    memcpy(t->peer, p->peer, sizeof(t->peer));
-    if (peer_identity(r, scc_tio_ssl(p->tio), t, &why, msg, sizeof(msg)) < 0) {
-        refuse(r, why, p->peer, "%s", msg);
-        scc_tio_free(p->tio);
+    t->dialer = d;
+    snprintf(t->peer, sizeof(t->peer), "%s", peer);
+    if (peer_identity(r, scc_tio_ssl(tio), t, &why, msg, sizeof(msg)) < 0 ||
+        (d && relay_legacy_check(d, t, msg, sizeof(msg)) < 0)) {
+        refuse(r, d ? REFUSE_IDENTITY : why, peer, "%s", msg);
+        scc_tio_free(tio);
         scc_free(t);
+        if (d)
+            relay_legacy_closed(d, SCC_EAUTH);
         return;
     }
-    t->resumed = SSL_session_reused(scc_tio_ssl(p->tio)) == 1;
+    t->resumed = SSL_session_reused(scc_tio_ssl(tio)) == 1;
     t->since_ms = scc_time_wall_ms();
-    scc_log_ctx_init(&t->log, "relay", "conn=%llu node=%s peer=%s", (unsigned long long)p->id,
-                     t->path, t->peer);
-    rc = scc_h2io_new(r->base, p->tio, SCC_H2_CLIENT, &r->h2set, &cbs, &iocfg, on_tunnel_close, t,
-                      &t->io);
-    if (rc < 0) {
+    scc_log_ctx_init(&t->log, "relay", "conn=%llu node=%s peer=%s%s", (unsigned long long)conn,
+                     t->path, t->peer, d ? " legacy" : "");
+    if (scc_h2io_new(r->base, tio, SCC_H2_CLIENT, &r->h2set, &cbs, &iocfg, on_tunnel_close, t,
+                     &t->io) < 0) {
         scc_free(t);
+        if (d)
+            relay_legacy_closed(d, SCC_ENOMEM);
         return;
     }
     r->metrics->tunnel_connects++;
     r->metrics->tls_resumed += t->resumed;
-    if (r->ntunnels >= r->cfg.max_tunnels || r->draining) {
-        char debug[40];
-
-        snprintf(debug, sizeof(debug), "retry-after=%u", r->cfg.retry_after_s);
-        refuse(r, REFUSE_OVERLOAD, p->peer, "%zu tunnels (limit %u): shed with %s", r->ntunnels,
-               r->cfg.max_tunnels, debug);
-        scc_h2io_drain(t->io, 11 /* ENHANCE_YOUR_CALM */, debug);
-        return;
-    }
-    if (relay_register(r, t) < 0) {
-        scc_h2io_close(t->io, SCC_ENOMEM);
-        return;
-    }
-    scc_log_info(&t->log, "tunnel up identity=%s serial=%s resumed=%s", t->uri, t->serial,
-                 t->resumed ? "yes" : "no");
+    tunnel_admit(r, t);
 }
 
 /* ---- enrolment ---- */
@@ -342,7 +360,7 @@ on_handshake(struct scc_tio *tio, int rc, void *arg)
     r->metrics->handshakes_ok++;
     scc_tls_alpn(scc_tio_ssl(tio), alpn, sizeof(alpn));
     if (strcmp(alpn, SCC_ALPN_TUNNEL) == 0)
-        tunnel_open(p);
+        relay_tunnel_open(r, tio, p->peer, p->id, NULL);
     else
         enroll_open(p); /* the only other protocol the TLS context accepts */
     scc_free(p);

@@ -194,6 +194,8 @@ on_admin_request(struct scc_h2 *h2, struct scc_h2_stream *s, void *arg)
     }
     if (h->path && strcmp(h->method, "POST") == 0 && disconnect_route(r, s, h->path))
         return;
+    if (relay_legacy_route(r, s))
+        return;
     if (r->auth.admin_request)
         r->auth.admin_request(r->auth.arg, s);
     else

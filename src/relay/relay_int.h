@@ -15,10 +15,15 @@
 #include "tunnel/h2io.h"
 #include "tunnel/sock.h"
 
+struct scc_tio;
+
 struct scc_map;
+
+struct relay_dialer;
 
 struct relay_tunnel {
     struct relay *r;
+    struct relay_dialer *dialer;    /* legacy: the relay dialled the node */
     struct relay_tunnel *next_same; /* older tunnel of the same node */
     struct scc_h2io *io;
     struct scc_ident id;
@@ -59,6 +64,8 @@ struct relay {
     struct relay_metrics *metrics;
     struct scc_log_ctx log;
     struct scc_ratelimit refuse_rl; /* refusal log lines */
+    SSL_CTX *tls_client;            /* dialling legacy nodes, as the control plane */
+    struct relay_dialer *dialers;
     uint64_t next_conn_id;
 };
 
@@ -71,6 +78,14 @@ int relay_each(struct relay *r, int (*fn)(struct relay_tunnel *t, void *arg), vo
 
 /* relay_accept.c */
 void relay_on_accept(evutil_socket_t fd, short what, void *arg);
+void relay_tunnel_open(struct relay *r, struct scc_tio *tio, const char *peer, uint64_t conn,
+                       struct relay_dialer *d);
+
+/* relay_legacy.c: nodes in legacy mode, which the relay dials. */
+int relay_legacy_check(struct relay_dialer *d, const struct relay_tunnel *t, char *msg, size_t cap);
+void relay_legacy_closed(struct relay_dialer *d, int rc);
+bool relay_legacy_route(struct relay *r, struct scc_h2_stream *s);
+void relay_legacy_free_all(struct relay *r);
 /* relay_accepting - pause or resume every tunnel listener. */
 void relay_accepting(struct relay *r, bool on);
 

@@ -442,6 +442,50 @@ class TunnelTest(SccTest):
         r = self.sccctl(d, "exec", "n1", "--", "echo", "via proxy")
         self.assertEqual(r.stdout, b"via proxy\n")
 
+    def test_legacy_mode_the_relay_dials_the_node(self):
+        d = self.sccd()
+        port = free_port()
+        a = self.agent(d, self.token(d, node="leg1"), name="legacy", wait_up=False,
+                       extra=["--mode", "legacy", "--listen", "127.0.0.1:%d" % port])
+        a.wait_log("legacy mode: listening", 10)
+        # In legacy mode the node has a listening port: that is the point.
+        self.assertTrue(socket_inodes(a.pid) & listening_inodes())
+        sock = d.endpoints["admin_socket"]
+        r = subprocess.run(["curl", "-s", "--http2-prior-knowledge", "--unix-socket", sock, "-X",
+                            "PUT", "-d", '{"address": "127.0.0.1:%d"}' % port,
+                            "http://sccd/v1/legacy-nodes/ws1/c1/leg1"], capture_output=True,
+                           text=True)
+        self.assertIn('"address":"127.0.0.1:%d"' % port, r.stdout)
+        wait_for(lambda: self.nodes(d), 10, what="the relay to dial the legacy node")
+        self.assertEqual(self.nodes(d)[0]["remote_address"], "127.0.0.1:%d" % port)
+        self.assertEqual(self.sccctl(d, "exec", "leg1", "--", "echo", "in").stdout, b"in\n")
+        # Anyone else is refused at the handshake: no client certificate...
+        ctx = ssl.create_default_context(cafile=d.endpoints["ca"])
+        ctx.check_hostname = False
+        with socket.create_connection(("127.0.0.1", port)) as raw:
+            try:
+                with ctx.wrap_socket(raw) as s:
+                    s.settimeout(5)
+                    s.recv(10)
+            except (ssl.SSLError, ConnectionResetError, OSError):
+                pass
+        a.wait_log("refused management connection", 5)
+        # ...and a node certificate is not the control plane's.
+        ctx.load_cert_chain(os.path.join(a.state, "node.crt"), os.path.join(a.state, "node.key"))
+        with socket.create_connection(("127.0.0.1", port)) as raw:
+            try:
+                with ctx.wrap_socket(raw) as s:
+                    s.settimeout(5)
+                    s.recv(10)
+            except (ssl.SSLError, ConnectionResetError, OSError):
+                pass
+        a.wait_log("not the control plane's certificate", 5)
+        r = subprocess.run(["curl", "-s", "--http2-prior-knowledge", "--unix-socket", sock, "-X",
+                            "DELETE", "-w", "%{http_code}", "http://sccd/v1/legacy-nodes/ws1/c1/leg1"],
+                           capture_output=True, text=True)
+        self.assertEqual(r.stdout, "204")
+        wait_for(lambda: self.nodes(d) == [], 5, what="the legacy tunnel to close")
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
