@@ -227,6 +227,7 @@ main(int argc, char **argv)
     }
     scc_log_set_level(level);
     signal(SIGPIPE, SIG_IGN);
+    scc_mem_tune();
     if (scc_tls_init() < 0 || (rc = agent_init(&a, &cfg)) < 0) {
         exit_code = 1;
         goto out;

@@ -1,5 +1,6 @@
 #include "mem.h"
 
+#include <malloc.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,4 +83,13 @@ char *
 scc_strdup(const char *s)
 {
     return scc_strndup(s, strlen(s));
+}
+
+void
+scc_mem_tune(void)
+{
+    /* Fixed thresholds also switch off glibc's dynamic mmap threshold,
+     * whose first guesses cost a page fault per page of every buffer. */
+    (void)mallopt(M_MMAP_THRESHOLD, 8 << 20);
+    (void)mallopt(M_TRIM_THRESHOLD, 32 << 20);
 }

@@ -20,6 +20,14 @@ char *scc_strdup(const char *s);
 char *scc_strndup(const char *s, size_t n);
 
 /*
+ * scc_mem_tune - process-wide malloc settings for daemons that move bulk
+ * data through 256 KiB buffers: keep freed memory in the heap rather than
+ * returning it (and faulting fresh zeroed pages back in) on every buffer.
+ * Idle memory is given back explicitly with malloc_trim instead.
+ */
+void scc_mem_tune(void);
+
+/*
  * scc_mem_fail_at - make the n-th allocation from now fail (n >= 1); 0
  * disables injection.  Test-only; not thread-safe with concurrent allocs.
  */

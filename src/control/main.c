@@ -250,6 +250,7 @@ main(int argc, char **argv)
         return 2;
     }
     signal(SIGPIPE, SIG_IGN);
+    scc_mem_tune();
     d.ctl.cfg = &cfg;
     scc_log_ctx_init(&d.ctl.log, "sccd", NULL);
     if (scc_tls_init() < 0 || evthread_use_pthreads() != 0 ||

@@ -11,7 +11,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define READ_MAX (256u << 10)
+#define READ_MAX   (256u << 10)
+#define READ_BURST (1u << 20) /* per wake-up, then let others run */
 
 struct scc_bridge {
     struct scc_h2_stream *s;
@@ -22,6 +23,7 @@ struct scc_bridge {
     bool sock_eof;        /* the socket said EOF; the stream was ended */
     bool peer_ended;      /* END_STREAM received */
     bool shut_wr;
+    bool flush_pending; /* the write event was activated by hand */
     uint64_t to_stream, to_socket;
     scc_bridge_done_cb done;
     void (*head_cb)(void *arg, int status);
@@ -46,39 +48,68 @@ maybe_shut_wr(struct scc_bridge *b)
     }
 }
 
+/* Read straight into the stream's queue, without evbuffer_read's
+ * FIONREAD ioctl: >0 bytes, 0 at EOF, -EAGAIN, or -errno. */
+static ssize_t
+read_into(struct evbuffer *q, int fd, size_t want)
+{
+    struct evbuffer_iovec vec;
+    ssize_t n;
+
+    if (evbuffer_reserve_space(q, (ev_ssize_t)want, &vec, 1) < 1)
+        return -ENOMEM;
+    do {
+        n = read(fd, vec.iov_base, want);
+    } while (n < 0 && errno == EINTR);
+    if (n <= 0) {
+        vec.iov_len = 0;
+        evbuffer_commit_space(q, &vec, 1);
+        return n < 0 ? (errno == EWOULDBLOCK ? -EAGAIN : -errno) : 0;
+    }
+    vec.iov_len = (size_t)n;
+    evbuffer_commit_space(q, &vec, 1);
+    return n;
+}
+
 static void
 on_sock_read(evutil_socket_t fd, short what, void *arg)
 {
     struct scc_bridge *b = arg;
-    size_t space = scc_h2_stream_space(b->s);
-    struct evbuffer *q;
-    int n;
+    struct evbuffer *q = scc_h2_stream_queue(b->s);
+    size_t total = 0;
+    ssize_t n = -EAGAIN;
 
     (void)what;
-    if (space == 0) {
-        set_reading(b, false); /* on_drain turns it back on */
-        return;
-    }
-    if ((q = scc_h2_stream_queue(b->s)) == NULL) {
+    if (q == NULL) {
         scc_h2_stream_reset(b->s, NGHTTP2_INTERNAL_ERROR);
         return;
     }
-    n = evbuffer_read(q, fd, (int)(space < READ_MAX ? space : READ_MAX));
-    if (n > 0) {
+    /* Take what the socket has, up to the queue's room: fewer, larger
+     * frames and writes downstream than one read per wake-up. */
+    while (total < READ_BURST) {
+        size_t space = scc_h2_stream_space(b->s);
+
+        if (space == 0) {
+            set_reading(b, false); /* on_drain turns it back on */
+            break;
+        }
+        if ((n = read_into(q, (int)fd, space < READ_MAX ? space : READ_MAX)) <= 0)
+            break;
+        total += (size_t)n;
         b->to_stream += (uint64_t)n;
-        scc_h2_stream_kick(b->s);
-        return;
+        if ((size_t)n < (space < READ_MAX ? space : READ_MAX))
+            break; /* the socket is drained */
     }
-    if (n < 0 && (errno == EAGAIN || errno == EINTR))
-        return;
+    if (total > 0)
+        scc_h2_stream_kick(b->s);
     if (n == 0) {
         b->sock_eof = true;
         set_reading(b, false);
         (void)scc_h2_stream_end(b->s);
-        return;
+    } else if (n < 0 && n != -EAGAIN) {
+        scc_h2_stream_reset(b->s, NGHTTP2_CONNECT_ERROR);
+        set_reading(b, false);
     }
-    scc_h2_stream_reset(b->s, NGHTTP2_CONNECT_ERROR);
-    set_reading(b, false);
 }
 
 static void
@@ -88,6 +119,7 @@ on_sock_write(evutil_socket_t fd, short what, void *arg)
     int n = evbuffer_write(b->out, fd);
 
     (void)what;
+    b->flush_pending = false;
     if (n < 0 && errno != EAGAIN && errno != EINTR) {
         event_del(b->wr);
         scc_h2_stream_reset(b->s, NGHTTP2_CONNECT_ERROR);
@@ -100,35 +132,26 @@ on_sock_write(evutil_socket_t fd, short what, void *arg)
     if (evbuffer_get_length(b->out) == 0) {
         event_del(b->wr);
         maybe_shut_wr(b);
+    } else {
+        event_add(b->wr, NULL); /* the socket is full: wait for room */
     }
 }
 
+/* Stream bytes are queued and written once per loop iteration (the write
+ * event is activated by hand): one writev(2) for everything that arrived
+ * in a read of the tunnel, rather than a write(2) per TLS record. */
 static void
 on_data(struct scc_h2_stream *s, const uint8_t *data, size_t len, void *arg)
 {
     struct scc_bridge *b = arg;
-    ssize_t w = 0;
 
-    /* Straight to the socket when nothing is queued ahead: no copy. */
-    if (evbuffer_get_length(b->out) == 0) {
-        do {
-            w = write(b->fd, data, len);
-        } while (w < 0 && errno == EINTR);
-        if (w < 0 && errno != EAGAIN) {
-            scc_h2_stream_reset(s, NGHTTP2_CONNECT_ERROR);
-            return;
-        }
-        if (w < 0)
-            w = 0;
-        b->to_socket += (uint64_t)w;
-        scc_h2_stream_consume(s, (size_t)w);
+    if (evbuffer_add(b->out, data, len) != 0) {
+        scc_h2_stream_reset(s, NGHTTP2_INTERNAL_ERROR);
+        return;
     }
-    if ((size_t)w < len) {
-        if (evbuffer_add(b->out, data + w, len - (size_t)w) != 0) {
-            scc_h2_stream_reset(s, NGHTTP2_INTERNAL_ERROR);
-            return;
-        }
-        event_add(b->wr, NULL);
+    if (!b->flush_pending) {
+        b->flush_pending = true;
+        event_active(b->wr, EV_WRITE, 0);
     }
 }
 

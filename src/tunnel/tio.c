@@ -14,18 +14,12 @@
 #include <unistd.h>
 
 /*
- * TLS runs over our own BIO rather than a socket BIO: one read(2) brings
- * up to CIN_CHUNK bytes (many records) for OpenSSL to decrypt, and its
- * ciphertext goes to cout, which one write(2) drains.  With a socket BIO
- * every 16 KiB record costs its own write(2) and two read(2)s; here a
- * 256 KiB burst costs one of each.
- *
- * Reads land in one buffer shared by every connection (the loop is
- * single-threaded and each operation finishes before the next starts);
- * only the tail of a record that has not fully arrived is kept per
- * connection, in cin.  An idle connection therefore holds no buffers.
+ * TLS runs over our own BIO.  Reads go straight from the socket into
+ * OpenSSL's record buffer, which read-ahead makes large (see tls.c), so
+ * one read(2) brings many records and nothing is copied on the way.
+ * Writes go to cout, where many records collect and one write(2) drains
+ * them: with a socket BIO every 16 KiB record would cost its own write(2).
  */
-#define CIN_CHUNK (256u << 10)
 #define COUT_HIGH (512u << 10) /* past this, SSL_write waits for the socket */
 #define COUT_MAX  (COUT_HIGH + (64u << 10))
 
@@ -41,10 +35,8 @@ struct scc_tio {
     int hs_rc;
     bool handshaking, server;
     bool want_wr, rd_paused;
-    struct scc_buf cin, cout; /* ciphertext: a partial record in, pending out */
-    size_t cin_off, cout_off;
-    const uint8_t *src; /* the shared read buffer, during one operation */
-    size_t src_len, src_off;
+    struct scc_buf cout; /* ciphertext not yet written */
+    size_t cout_off;
     bool eof;     /* the socket said EOF */
     int sock_err; /* a socket error seen by the BIO's user */
     char tls_err[256];
@@ -66,34 +58,30 @@ bio_write_ex(BIO *b, const char *data, size_t len, size_t *written)
     return 1;
 }
 
-static uint8_t shared_in[CIN_CHUNK + (32u << 10)];
-
 static int
 bio_read_ex(BIO *b, char *out, size_t len, size_t *readbytes)
 {
     struct scc_tio *t = BIO_get_data(b);
-    size_t avail;
+    ssize_t n;
 
-    if (t->src == NULL && t->cin.len > t->cin_off) {
-        /* Records parked by an earlier operation come first. */
-        t->src = t->cin.data;
-        t->src_off = t->cin_off;
-        t->src_len = t->cin.len;
-    }
-    avail = t->src_len - t->src_off;
     BIO_clear_retry_flags(b);
     *readbytes = 0;
-    if (avail == 0) {
-        if (!t->eof)
-            BIO_set_retry_read(b);
+    do {
+        n = read(t->fd, out, len);
+    } while (n < 0 && errno == EINTR);
+    if (n > 0) {
+        *readbytes = (size_t)n;
+        return 1;
+    }
+    if (n == 0) {
+        t->eof = true;
         return 0; /* without the retry flag: end of stream */
     }
-    if (len > avail)
-        len = avail;
-    memcpy(out, t->src + t->src_off, len);
-    t->src_off += len;
-    *readbytes = len;
-    return 1;
+    if (errno == EAGAIN || errno == EWOULDBLOCK)
+        BIO_set_retry_read(b);
+    else
+        t->sock_err = -errno;
+    return 0;
 }
 
 static long
@@ -105,8 +93,6 @@ bio_ctrl(BIO *b, int cmd, long num, void *ptr)
     switch (cmd) {
     case BIO_CTRL_FLUSH:
         return 1;
-    case BIO_CTRL_PENDING:
-        return (long)(t->src_len - t->src_off);
     case BIO_CTRL_WPENDING:
         return (long)(t->cout.len - t->cout_off);
     default:
@@ -136,62 +122,6 @@ bio_method(void)
 }
 
 /* ---- socket side of the buffers ---- */
-
-/* One read(2) into the shared buffer, behind whatever part of a record
- * this connection kept from last time: >0 bytes, 0 at EOF, -EAGAIN, or
- * -errno.  Every call is paired with park() before the loop moves on. */
-static ssize_t
-fill_in(struct scc_tio *t)
-{
-    size_t kept = t->src ? t->src_len - t->src_off : t->cin.len - t->cin_off;
-    ssize_t n;
-
-    if (kept > sizeof(shared_in) - CIN_CHUNK)
-        return -EPROTO; /* more than a record pending: cannot happen with TLS */
-    if (t->src == NULL && kept > 0)
-        memcpy(shared_in, t->cin.data + t->cin_off, kept);
-    else if (t->src && kept > 0)
-        memmove(shared_in, t->src + t->src_off, kept); /* src may be cin itself */
-    scc_buf_reset(&t->cin);
-    t->cin_off = 0;
-    t->src = shared_in;
-    t->src_off = 0;
-    t->src_len = kept;
-    do {
-        n = read(t->fd, shared_in + kept, CIN_CHUNK);
-    } while (n < 0 && errno == EINTR);
-    if (n > 0) {
-        t->src_len += (size_t)n;
-        return n;
-    }
-    if (n == 0) {
-        t->eof = true;
-        return 0;
-    }
-    return errno == EWOULDBLOCK ? -EAGAIN : -errno;
-}
-
-/* Keep this connection's unconsumed bytes before another one uses the
- * shared buffer.  On failure they are lost, and the connection with them. */
-static int
-park(struct scc_tio *t)
-{
-    size_t left = t->src ? t->src_len - t->src_off : 0;
-    int rc = 0;
-
-    if (t->src != NULL && t->src == t->cin.data) {
-        t->cin_off = t->src_off; /* reading straight from cin: just advance */
-        if (t->cin_off == t->cin.len) {
-            scc_buf_reset(&t->cin);
-            t->cin_off = 0;
-        }
-    } else if (left > 0 && (rc = scc_buf_put(&t->cin, t->src + t->src_off, left)) < 0) {
-        t->sock_err = rc;
-    }
-    t->src = NULL;
-    t->src_len = t->src_off = 0;
-    return rc;
-}
 
 /* Write out cout: 0 when empty, -EAGAIN when the socket is full, -errno. */
 static int
@@ -275,7 +205,6 @@ scc_tio_new(struct event_base *base, int fd, struct scc_tio **out)
     }
     t->base = base;
     t->fd = fd;
-    scc_buf_init(&t->cin, sizeof(shared_in));
     scc_buf_init(&t->cout, COUT_MAX);
     t->rd = event_new(base, fd, EV_READ | EV_PERSIST, on_ready, t);
     t->wr = event_new(base, fd, EV_WRITE | EV_PERSIST, on_ready, t);
@@ -303,7 +232,6 @@ scc_tio_free(struct scc_tio *t)
     SSL_free(t->ssl);
     if (t->fd >= 0)
         close(t->fd);
-    scc_buf_fini(&t->cin);
     scc_buf_fini(&t->cout);
     scc_free(t);
 }
@@ -366,18 +294,8 @@ hs_fail(struct scc_tio *t, int rc)
     hs_finish(t, rc);
 }
 
-static void hs_step_once(struct scc_tio *t);
-
 static void
 hs_step(struct scc_tio *t)
-{
-    hs_step_once(t);
-    if (t->ssl)
-        (void)park(t);
-}
-
-static void
-hs_step_once(struct scc_tio *t)
 {
     for (;;) {
         int r, err, frc;
@@ -396,13 +314,13 @@ hs_step_once(struct scc_tio *t)
             hs_finish(t, 0);
             return;
         }
+        if (err == SSL_ERROR_SYSCALL || err == SSL_ERROR_ZERO_RETURN) {
+            hs_fail(t, t->sock_err ? t->sock_err : SCC_ECLOSED);
+            return;
+        }
         if (err == SSL_ERROR_WANT_READ) {
-            ssize_t n = fill_in(t);
-
-            if (n > 0)
-                continue;
-            if (n == 0 || (n < 0 && n != -EAGAIN)) {
-                hs_fail(t, n == 0 ? SCC_ECLOSED : (int)n);
+            if (t->eof || t->sock_err) {
+                hs_fail(t, t->sock_err ? t->sock_err : SCC_ECLOSED);
                 return;
             }
         } else if (err != SSL_ERROR_WANT_WRITE) {
@@ -480,80 +398,61 @@ push(struct scc_tio *t)
 }
 
 static ssize_t
-tls_read_once(struct scc_tio *t, void *buf, size_t cap)
-{
-    for (;;) {
-        int r, err;
-        ssize_t n;
-
-        ERR_clear_error();
-        if ((r = SSL_read(t->ssl, buf, (int)cap)) > 0)
-            return push(t) < 0 ? t->sock_err : r;
-        err = SSL_get_error(t->ssl, r);
-        if (err == SSL_ERROR_WANT_WRITE) {
-            int rc = push(t);
-
-            return rc < 0 ? rc : 0;
-        }
-        if (err != SSL_ERROR_WANT_READ)
-            return tls_error(t, err);
-        if (t->sock_err)
-            return t->sock_err;
-        n = fill_in(t);
-        if (n == -EAGAIN)
-            return 0;
-        if (n < 0)
-            return n;
-        /* n > 0: decrypt it; n == 0: OpenSSL now sees the EOF. */
-    }
-}
-
-static ssize_t
 tls_read(struct scc_tio *t, void *buf, size_t cap)
 {
-    ssize_t n = tls_read_once(t, buf, cap);
-    int rc = park(t);
+    int r, err, rc;
 
-    return n >= 0 && rc < 0 ? rc : n;
+    ERR_clear_error();
+    if ((r = SSL_read(t->ssl, buf, (int)cap)) > 0) {
+        /* Reading may have produced records too (key updates, tickets). */
+        rc = push(t);
+        return rc < 0 ? rc : r;
+    }
+    err = SSL_get_error(t->ssl, r);
+    if (err == SSL_ERROR_WANT_READ)
+        return t->sock_err ? t->sock_err : 0;
+    if (err == SSL_ERROR_WANT_WRITE) {
+        rc = push(t);
+        return rc < 0 ? rc : 0;
+    }
+    return tls_error(t, err);
 }
 
-static ssize_t tls_write_once(struct scc_tio *t, const void *buf, size_t len);
-
-/* Writing can read too (TLS 1.3 post-handshake messages): park after. */
+/*
+ * With SSL_MODE_ENABLE_PARTIAL_WRITE each SSL_write returns after one
+ * record; keep going until the buffer is in (or cout is full) and only
+ * then write cout out, so a 256 KiB burst becomes one write(2), not 16.
+ */
 static ssize_t
 tls_write(struct scc_tio *t, const void *buf, size_t len)
 {
-    ssize_t n = tls_write_once(t, buf, len);
-    int rc = park(t);
+    const uint8_t *p = buf;
+    size_t done = 0;
+    int rc;
 
-    return n >= 0 && rc < 0 ? rc : n;
-}
-
-static ssize_t
-tls_write_once(struct scc_tio *t, const void *buf, size_t len)
-{
-    for (int tries = 0; tries < 2; tries++) {
-        int r, err, rc;
+    while (done < len) {
+        int r, err;
 
         ERR_clear_error();
-        if ((r = SSL_write(t->ssl, buf, (int)len)) > 0) {
-            rc = push(t);
-            return rc < 0 ? rc : r;
+        if ((r = SSL_write(t->ssl, p + done, (int)(len - done))) > 0) {
+            done += (size_t)r;
+            continue;
         }
         err = SSL_get_error(t->ssl, r);
         if (err != SSL_ERROR_WANT_WRITE)
-            return tls_error(t, err);
-        /* cout is full: drain it, and if the socket took everything,
-         * OpenSSL can go on at once. */
+            return done ? (ssize_t)done : tls_error(t, err);
+        /* cout is full: drain it; if the socket took everything, OpenSSL
+         * can go on at once, else wait for room. */
         rc = flush_cout(t);
         if (rc == -EAGAIN) {
             arm(t);
-            return 0;
+            return (ssize_t)done;
         }
         if (rc < 0)
-            return rc;
+            return done ? (ssize_t)done : rc;
     }
-    return 0;
+    rc = push(t);
+    return rc < 0 && done == 0 ? rc : (ssize_t)done;
 }
 
 ssize_t
@@ -622,11 +521,10 @@ scc_tio_read_again(struct scc_tio *t)
 void
 scc_tio_trim(struct scc_tio *t)
 {
-    if (t->cin.len == t->cin_off)
-        scc_buf_fini(&t->cin);
-    if (t->cout.len == t->cout_off)
+    if (t->cout.len == t->cout_off) {
         scc_buf_fini(&t->cout);
-    t->cin_off = t->cout_off = 0;
+        t->cout_off = 0;
+    }
 }
 
 void
