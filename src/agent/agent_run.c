@@ -696,6 +696,24 @@ agent_run_delete(struct agent_runs *r, struct agent_run *run)
     return 0;
 }
 
+int
+agent_run_spec_check(const json_t *spec, char *err, size_t cap)
+{
+    struct spec *sp = scc_calloc(1, sizeof(*sp));
+    const json_t *jid = json_object_get(spec, "id");
+    int rc;
+
+    if (sp == NULL)
+        return SCC_ENOMEM;
+    rc = parse_spec(spec, sp, err, cap);
+    if (rc == 0 && jid && (!json_is_string(jid) || !valid_id(json_string_value(jid)))) {
+        snprintf(err, cap, "'id' must be 1-%d characters of [A-Za-z0-9_-]", AGENT_RUN_ID_MAX);
+        rc = SCC_EINVAL;
+    }
+    scc_free(sp);
+    return rc;
+}
+
 /* ---- lookups ---- */
 
 struct agent_run *

@@ -53,6 +53,10 @@ json_t *agent_runs_list(const struct agent_runs *r);
 int agent_run_start(struct agent_runs *r, const json_t *spec, struct agent_run **out, bool *created,
                     int *status, char *err, size_t cap);
 
+/* agent_run_spec_check - validate a run spec without starting anything
+ * (the same checks agent_run_start makes).  0 or SCC_EINVAL with err. */
+int agent_run_spec_check(const json_t *spec, char *err, size_t cap);
+
 struct agent_run *agent_run_find(struct agent_runs *r, const char *id);
 json_t *agent_run_json(const struct agent_run *run);
 const char *agent_run_id(const struct agent_run *run);
