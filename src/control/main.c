@@ -16,6 +16,7 @@
 #include "common/tls.h"
 #include "common/worker.h"
 #include "relay/relay.h"
+#include "tunnel/sock.h"
 
 #include <event2/event.h>
 #include <event2/thread.h>
@@ -251,6 +252,7 @@ main(int argc, char **argv)
     }
     signal(SIGPIPE, SIG_IGN);
     scc_mem_tune();
+    (void)scc_sock_raise_nofile(); /* one socket per tunnel */
     d.ctl.cfg = &cfg;
     scc_log_ctx_init(&d.ctl.log, "sccd", NULL);
     if (scc_tls_init() < 0 || evthread_use_pthreads() != 0 ||

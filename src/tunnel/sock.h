@@ -55,6 +55,10 @@ int scc_sock_local_str(int fd, char *out, size_t cap);
 int scc_sock_resolve_numeric(const char *host, uint16_t port, struct sockaddr_storage *ss,
                              socklen_t *len);
 
+/* scc_sock_raise_nofile - lift the soft limit on open files to the hard
+ * limit (a relay holds one socket per tunnel).  Returns the new limit. */
+long scc_sock_raise_nofile(void);
+
 /* scc_sock_send_fd - send len bytes and, with them, a copy of fd over a
  * Unix socket (SCM_RIGHTS).  0 or -errno. */
 int scc_sock_send_fd(int ufd, const void *data, size_t len, int fd);
