@@ -20,6 +20,7 @@
 
 #include <errno.h>
 #include <event2/event.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,8 @@ struct fwd {
     int lfd;
     unsigned active;
     bool via_stream;
+    int status;
+    char *save; /* strtok_r state across reads */
 };
 
 static void
@@ -48,60 +51,60 @@ on_bridge_done(void *arg, uint64_t up, uint64_t down, uint32_t code)
                 f->target, f->node, code, (unsigned long long)up, (unsigned long long)down);
 }
 
-struct pending {
-    struct fwd *f;
-    int ufd;
-    struct event *ev;
-};
-
-/* The relay's one-line answer: "200 connected", or why not. */
+/* The relay's lines: "200 forwarding" first, then one per failed connection. */
 static void
-on_answer(evutil_socket_t ufd, short what, void *arg)
+on_relay_line(evutil_socket_t ufd, short what, void *arg)
 {
-    struct pending *p = arg;
-    char line[400];
-    ssize_t n = (what & EV_TIMEOUT) ? -1 : read(ufd, line, sizeof(line) - 1);
+    struct fwd *f = arg;
+    char buf[1024];
+    ssize_t n = read(ufd, buf, sizeof(buf) - 1);
 
-    if (n > 0) {
-        line[n] = '\0';
-        line[strcspn(line, "\n")] = '\0';
+    (void)what;
+    if (n <= 0) {
+        fprintf(stderr, "sccctl: sccd closed the forward (restarted?); stopping\n");
+        f->status = CLI_UNAVAILABLE;
+        event_base_loopbreak(f->c->base);
+        return;
     }
-    if (n <= 0 || strncmp(line, "200", 3) != 0)
-        fprintf(stderr, "sccctl: connection to %s via %s failed: %s\n", p->f->target, p->f->node,
-                n > 0 ? line : "no answer from sccd");
-    event_free(p->ev);
-    close(p->ufd);
-    free(p);
+    buf[n] = '\0';
+    for (char *line = strtok_r(buf, "\n", &f->save); line; line = strtok_r(NULL, "\n", &f->save)) {
+        if (strncmp(line, "200", 3) != 0)
+            fprintf(stderr, "sccctl: connection to %s via %s: %s\n", f->target, f->node, line);
+    }
 }
 
-static void
-handoff(struct fwd *f, int fd)
+/* Hand the listener to sccd; afterwards sccd accepts on it directly. */
+static int
+handoff(struct fwd *f)
 {
     json_t *o = json_pack("{s:s, s:s}", "node", f->node, "target", f->target);
-    char *body = o ? json_dumps(o, JSON_COMPACT) : NULL, msg[800];
-    struct pending *p = NULL;
-    struct timeval tv = {60, 0};
+    char *body = o ? json_dumps(o, JSON_COMPACT) : NULL, msg[800], line[256];
     int ufd = -1, n = -1;
+    ssize_t got;
 
     if (body)
-        n = snprintf(msg, sizeof(msg), "SCCFWD1 %s\n", body);
+        n = snprintf(msg, sizeof(msg), "SCCLSN1 %s\n", body);
     free(body);
     json_decref(o);
     if (n < 0 || (size_t)n >= sizeof(msg) || scc_sock_connect_unix(f->c->admin_socket, &ufd) < 0 ||
-        scc_sock_send_fd(ufd, msg, (size_t)n, fd) < 0 || (p = calloc(1, sizeof(*p))) == NULL ||
-        (p->ev = event_new(f->c->base, ufd, EV_READ, on_answer, p)) == NULL) {
-        fprintf(stderr, "sccctl: cannot hand the connection to sccd at %s: %s\n",
-                f->c->admin_socket, strerror(errno));
+        scc_sock_send_fd(ufd, msg, (size_t)n, f->lfd) < 0) {
+        fprintf(stderr, "sccctl: cannot hand the listener to sccd at %s: %s\n", f->c->admin_socket,
+                strerror(errno));
         if (ufd >= 0)
             close(ufd);
-        free(p);
-        close(fd);
-        return;
+        return -1;
     }
-    close(fd); /* sccd has its own copy now */
-    p->f = f;
-    p->ufd = ufd;
-    event_add(p->ev, &tv);
+    /* The first answer is quick and local: wait for it here (the socket
+     * is non-blocking). */
+    struct pollfd pfd = {.fd = ufd, .events = POLLIN};
+    got = poll(&pfd, 1, 5000) == 1 ? recv(ufd, line, sizeof(line) - 1, 0) : -1;
+    if (got <= 0 || strncmp(line, "200", 3) != 0) {
+        line[got > 0 ? got : 0] = '\0';
+        fprintf(stderr, "sccctl: sccd refused the forward: %s\n", got > 0 ? line : "no answer");
+        close(ufd);
+        return -1;
+    }
+    return ufd;
 }
 
 static void
@@ -111,10 +114,6 @@ one(struct fwd *f, int fd)
     struct scc_h2_stream *s = NULL;
     int rc;
 
-    if (!f->via_stream) {
-        handoff(f, fd);
-        return;
-    }
     if (!cli_connected(f->c))
         cli_disconnect(f->c);
     if ((rc = cli_connect(f->c)) < 0 ||
@@ -169,6 +168,7 @@ cli_cmd_forward(struct cli *c, int argc, char **argv)
     const char *bind_addr = "127.0.0.1";
     char listen[300], host[256], bound[SCC_ADDR_STR_MAX];
     struct event *acc, *sig;
+    int ufd = -1;
     uint16_t tport;
     uint64_t lport;
     const char *colon;
@@ -198,7 +198,16 @@ cli_cmd_forward(struct cli *c, int argc, char **argv)
         fprintf(stderr, "sccctl: cannot listen on %s: %s\n", listen, strerror(errno));
         return CLI_ERR;
     }
-    acc = event_new(c->base, f.lfd, EV_READ | EV_PERSIST, on_accept, &f);
+    if (f.via_stream) {
+        acc = event_new(c->base, f.lfd, EV_READ | EV_PERSIST, on_accept, &f);
+    } else {
+        /* sccd accepts from now on; we only listen for its error lines. */
+        if ((ufd = handoff(&f)) < 0) {
+            close(f.lfd);
+            return CLI_UNAVAILABLE;
+        }
+        acc = event_new(c->base, ufd, EV_READ | EV_PERSIST, on_relay_line, &f);
+    }
     sig = evsignal_new(c->base, SIGINT, on_sigint, c->base);
     if (acc == NULL || sig == NULL || event_add(acc, NULL) || event_add(sig, NULL))
         return CLI_ERR;
@@ -208,5 +217,7 @@ cli_cmd_forward(struct cli *c, int argc, char **argv)
     event_free(acc);
     event_free(sig);
     close(f.lfd);
-    return CLI_OK;
+    if (ufd >= 0)
+        close(ufd);
+    return f.status;
 }

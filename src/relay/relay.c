@@ -297,6 +297,7 @@ relay_free(struct relay *r)
     if (r == NULL)
         return;
     relay_legacy_free_all(r);
+    relay_handoff_free_all(r);
     if (r->tunnels) {
         /* Closing is deferred to the loop; tunnels unregister themselves
          * when their close event runs, which the caller lets happen. */

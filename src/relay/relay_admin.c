@@ -242,11 +242,11 @@ on_sniff(evutil_socket_t fd, short what, void *arg)
 
     if (n < 0 && (errno == EAGAIN || errno == EINTR) && !(what & EV_TIMEOUT))
         return;
-    if (n > 0 && (size_t)n < sizeof(head) && memcmp(head, "SCCFWD1", (size_t)n) == 0 &&
+    if (n > 0 && (size_t)n < sizeof(head) && memcmp(head, "SCCLSN1", (size_t)n) == 0 &&
         !(what & EV_TIMEOUT))
         return; /* a handoff still arriving */
     event_free(sn->ev);
-    if (n == (ssize_t)sizeof(head) && memcmp(head, "SCCFWD1", sizeof(head)) == 0)
+    if (n == (ssize_t)sizeof(head) && memcmp(head, "SCCLSN1", sizeof(head)) == 0)
         relay_handoff(sn->r, (int)fd);
     else if (n > 0)
         h2_serve(sn->r, (int)fd);

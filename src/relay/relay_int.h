@@ -20,6 +20,7 @@ struct scc_tio;
 struct scc_map;
 
 struct relay_dialer;
+struct relay_forwarder;
 
 struct relay_tunnel {
     struct relay *r;
@@ -63,8 +64,9 @@ struct relay {
     struct scc_keepalive tcp_ka;
     struct relay_metrics *metrics;
     struct scc_log_ctx log;
-    struct scc_ratelimit refuse_rl; /* refusal log lines */
-    SSL_CTX *tls_client;            /* dialling legacy nodes, as the control plane */
+    struct scc_ratelimit refuse_rl;     /* refusal log lines */
+    SSL_CTX *tls_client;                /* dialling legacy nodes, as the control plane */
+    struct relay_forwarder *forwarders; /* sccctl forward listeners handed to us */
     struct relay_dialer *dialers;
     uint64_t next_conn_id;
 };
@@ -92,8 +94,9 @@ void relay_accepting(struct relay *r, bool on);
 /* relay_admin.c */
 void relay_on_admin_accept(evutil_socket_t fd, short what, void *arg);
 
-/* relay_handoff.c: take a passed socket from an admin connection. */
+/* relay_handoff.c: take a passed listener from an admin connection. */
 void relay_handoff(struct relay *r, int ufd);
+void relay_handoff_free_all(struct relay *r);
 
 /* relay_proxy.c: splice admin stream s to the tunnel t. */
 void relay_proxy_start(struct relay *r, struct relay_tunnel *t, struct scc_h2_stream *s);
