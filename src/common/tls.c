@@ -134,14 +134,9 @@ ctx_common(SSL_CTX *ctx, const struct scc_tls_cfg *cfg)
     /* HTTP/2 frames its own ends, so a missing close_notify cannot truncate
      * a message unnoticed; treat it as an ordinary EOF. */
     SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_RENEGOTIATION);
-    if (cfg->release_buffers) {
-        /* Tunnels: read ahead into a large record buffer (one read(2)
-         * brings many records), and free it whenever it is empty, so an
-         * idle connection holds none. */
+    /* Many idle connections: free record buffers whenever they are empty. */
+    if (cfg->release_buffers)
         SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
-        SSL_CTX_set_read_ahead(ctx, 1);
-        SSL_CTX_set_default_read_buffer_len(ctx, 256u << 10);
-    }
     if ((rc = load_identity(ctx, cfg)) < 0 || (rc = load_trust(ctx, cfg)) < 0)
         return rc;
     return 0;

@@ -7,24 +7,30 @@
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/event.h>
+#include <limits.h>
 #include <nghttp2/nghttp2.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #define READ_MAX   (256u << 10)
 #define READ_BURST (1u << 20) /* per wake-up, then let others run */
+#define BATCH_IOV  64         /* stream chunks written by one writev(2) */
 
 struct scc_bridge {
-    struct scc_h2_stream *s;
+    struct scc_h2_stream *s; /* NULL once the stream closed */
     int fd;
     struct event *rd, *wr;
-    struct evbuffer *out; /* stream bytes the socket has not taken yet */
-    bool established;     /* reading the socket is allowed */
-    bool sock_eof;        /* the socket said EOF; the stream was ended */
-    bool peer_ended;      /* END_STREAM received */
+    struct evbuffer *out;        /* stream bytes the socket has not taken yet */
+    struct iovec iov[BATCH_IOV]; /* this recv batch's chunks, not copied */
+    size_t niov;
+    bool established; /* reading the socket is allowed */
+    bool sock_eof;    /* the socket said EOF; the stream was ended */
+    bool peer_ended;  /* END_STREAM received */
     bool shut_wr;
     bool flush_pending; /* the write event was activated by hand */
     uint64_t to_stream, to_socket;
+    uint32_t close_code;
     scc_bridge_done_cb done;
     void (*head_cb)(void *arg, int status);
     void *arg;
@@ -33,20 +39,44 @@ struct scc_bridge {
 static void
 set_reading(struct scc_bridge *b, bool on)
 {
-    if (on && b->established && !b->sock_eof)
+    if (on && b->established && !b->sock_eof && b->s)
         event_add(b->rd, NULL);
     else
         event_del(b->rd);
 }
 
 static void
-maybe_shut_wr(struct scc_bridge *b)
+bridge_free(struct scc_bridge *b)
 {
-    if (b->peer_ended && !b->shut_wr && evbuffer_get_length(b->out) == 0) {
+    if (b->done)
+        b->done(b->arg, b->to_stream, b->to_socket, b->close_code);
+    if (b->rd)
+        event_free(b->rd);
+    if (b->wr)
+        event_free(b->wr);
+    if (b->out)
+        evbuffer_free(b->out);
+    if (b->fd >= 0)
+        close(b->fd);
+    scc_free(b);
+}
+
+/* Everything the peer sent has reached the socket: pass its END_STREAM
+ * on as a half-close, and once the stream is gone too, finish. */
+static void
+settle(struct scc_bridge *b)
+{
+    if (b->niov > 0 || evbuffer_get_length(b->out) > 0)
+        return;
+    if (b->peer_ended && !b->shut_wr) {
         b->shut_wr = true;
         (void)shutdown(b->fd, SHUT_WR); /* the peer may already be gone */
     }
+    if (b->s == NULL)
+        bridge_free(b);
 }
+
+/* ---- socket to stream ---- */
 
 /* Read straight into the stream's queue, without evbuffer_read's
  * FIONREAD ioctl: >0 bytes, 0 at EOF, -EAGAIN, or -errno. */
@@ -75,29 +105,31 @@ static void
 on_sock_read(evutil_socket_t fd, short what, void *arg)
 {
     struct scc_bridge *b = arg;
-    struct evbuffer *q = scc_h2_stream_queue(b->s);
+    struct evbuffer *q = b->s ? scc_h2_stream_queue(b->s) : NULL;
     size_t total = 0;
     ssize_t n = -EAGAIN;
 
     (void)what;
     if (q == NULL) {
-        scc_h2_stream_reset(b->s, NGHTTP2_INTERNAL_ERROR);
+        set_reading(b, false);
+        if (b->s)
+            scc_h2_stream_reset(b->s, NGHTTP2_INTERNAL_ERROR);
         return;
     }
     /* Take what the socket has, up to the queue's room: fewer, larger
      * frames and writes downstream than one read per wake-up. */
     while (total < READ_BURST) {
-        size_t space = scc_h2_stream_space(b->s);
+        size_t space = scc_h2_stream_space(b->s), want = space < READ_MAX ? space : READ_MAX;
 
         if (space == 0) {
             set_reading(b, false); /* on_drain turns it back on */
             break;
         }
-        if ((n = read_into(q, (int)fd, space < READ_MAX ? space : READ_MAX)) <= 0)
+        if ((n = read_into(q, (int)fd, want)) <= 0)
             break;
         total += (size_t)n;
         b->to_stream += (uint64_t)n;
-        if ((size_t)n < (space < READ_MAX ? space : READ_MAX))
+        if ((size_t)n < want)
             break; /* the socket is drained */
     }
     if (total > 0)
@@ -113,6 +145,24 @@ on_sock_read(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
+on_drain(struct scc_h2_stream *s, size_t n, void *arg)
+{
+    (void)s, (void)n;
+    set_reading(arg, true);
+}
+
+/* ---- stream to socket ---- */
+
+/* Credit the peer for bytes the socket has taken. */
+static void
+delivered(struct scc_bridge *b, size_t n)
+{
+    b->to_socket += n;
+    if (b->s)
+        scc_h2_stream_consume(b->s, n);
+}
+
+static void
 on_sock_write(evutil_socket_t fd, short what, void *arg)
 {
     struct scc_bridge *b = arg;
@@ -122,29 +172,40 @@ on_sock_write(evutil_socket_t fd, short what, void *arg)
     b->flush_pending = false;
     if (n < 0 && errno != EAGAIN && errno != EINTR) {
         event_del(b->wr);
-        scc_h2_stream_reset(b->s, NGHTTP2_CONNECT_ERROR);
+        evbuffer_drain(b->out, evbuffer_get_length(b->out)); /* nobody to deliver to */
+        if (b->s)
+            scc_h2_stream_reset(b->s, NGHTTP2_CONNECT_ERROR);
+        settle(b);
         return;
     }
-    if (n > 0) {
-        b->to_socket += (uint64_t)n;
-        scc_h2_stream_consume(b->s, (size_t)n);
-    }
+    if (n > 0)
+        delivered(b, (size_t)n);
     if (evbuffer_get_length(b->out) == 0) {
         event_del(b->wr);
-        maybe_shut_wr(b);
+        settle(b);
     } else {
         event_add(b->wr, NULL); /* the socket is full: wait for room */
     }
 }
 
-/* Stream bytes are queued and written once per loop iteration (the write
- * event is activated by hand): one writev(2) for everything that arrived
- * in a read of the tunnel, rather than a write(2) per TLS record. */
+/*
+ * Stream bytes are collected while one scc_h2_recv runs (they point into
+ * the tunnel's read buffer, no copy) and written with one writev(2) when
+ * it ends: one system call for many TLS records.  What the socket does
+ * not take is copied to out and written when it has room.  Bytes that
+ * arrive while out holds older ones are queued behind them.
+ */
 static void
 on_data(struct scc_h2_stream *s, const uint8_t *data, size_t len, void *arg)
 {
     struct scc_bridge *b = arg;
 
+    if (evbuffer_get_length(b->out) == 0 && b->niov < BATCH_IOV) {
+        b->iov[b->niov].iov_base = (void *)(uintptr_t)data;
+        b->iov[b->niov++].iov_len = len;
+        scc_h2_stream_defer(s);
+        return;
+    }
     if (evbuffer_add(b->out, data, len) != 0) {
         scc_h2_stream_reset(s, NGHTTP2_INTERNAL_ERROR);
         return;
@@ -155,6 +216,49 @@ on_data(struct scc_h2_stream *s, const uint8_t *data, size_t len, void *arg)
     }
 }
 
+/* Write the batch; keep (copy) the part the socket did not take. */
+static void
+flush_batch(struct scc_bridge *b)
+{
+    ssize_t n = 0;
+    size_t i;
+
+    if (b->niov == 0)
+        return;
+    do {
+        n = writev(b->fd, b->iov, (int)b->niov);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0 && errno != EAGAIN)
+        n = -1;
+    else if (n < 0)
+        n = 0;
+    if (n > 0)
+        delivered(b, (size_t)n);
+    for (i = 0; i < b->niov && n >= 0; i++) {
+        size_t skip = (size_t)n < b->iov[i].iov_len ? (size_t)n : b->iov[i].iov_len;
+
+        n -= (ssize_t)skip;
+        if (skip < b->iov[i].iov_len)
+            (void)evbuffer_add(b->out, (uint8_t *)b->iov[i].iov_base + skip,
+                               b->iov[i].iov_len - skip);
+    }
+    b->niov = 0;
+    if (n < 0 && b->s) /* the socket failed */
+        scc_h2_stream_reset(b->s, NGHTTP2_CONNECT_ERROR);
+    if (evbuffer_get_length(b->out) > 0)
+        event_add(b->wr, NULL);
+}
+
+static void
+on_recv_end(struct scc_h2_stream *s, void *arg)
+{
+    struct scc_bridge *b = arg;
+
+    (void)s;
+    flush_batch(b);
+    settle(b);
+}
+
 static void
 on_end(struct scc_h2_stream *s, void *arg)
 {
@@ -162,14 +266,7 @@ on_end(struct scc_h2_stream *s, void *arg)
 
     (void)s;
     b->peer_ended = true;
-    maybe_shut_wr(b);
-}
-
-static void
-on_drain(struct scc_h2_stream *s, size_t n, void *arg)
-{
-    (void)s, (void)n;
-    set_reading(arg, true);
+    settle(b);
 }
 
 static void
@@ -191,20 +288,6 @@ on_head(struct scc_h2_stream *s, void *arg)
 }
 
 static void
-bridge_free(struct scc_bridge *b)
-{
-    if (b->rd)
-        event_free(b->rd);
-    if (b->wr)
-        event_free(b->wr);
-    if (b->out)
-        evbuffer_free(b->out);
-    if (b->fd >= 0)
-        close(b->fd);
-    scc_free(b);
-}
-
-static void
 on_close(struct scc_h2_stream *s, uint32_t code, void *arg)
 {
     struct scc_bridge *b = arg;
@@ -212,9 +295,17 @@ on_close(struct scc_h2_stream *s, uint32_t code, void *arg)
     (void)s;
     if (b->head_cb)
         b->head_cb(b->arg, 0);
-    if (b->done)
-        b->done(b->arg, b->to_stream, b->to_socket, code);
-    bridge_free(b);
+    b->head_cb = NULL;
+    b->s = NULL;
+    b->close_code = code;
+    set_reading(b, false);
+    /* Bytes of this batch are valid only until the recv returns: keep
+     * them now.  After an orderly end, the socket still gets everything;
+     * after a reset, what is left is dropped. */
+    flush_batch(b);
+    if (code != 0)
+        evbuffer_drain(b->out, evbuffer_get_length(b->out));
+    settle(b);
 }
 
 int
@@ -225,7 +316,8 @@ scc_bridge_new(struct event_base *base, int fd, struct scc_h2_stream *s, bool wa
                                                  .on_data = on_data,
                                                  .on_end = on_end,
                                                  .on_drain = on_drain,
-                                                 .on_close = on_close};
+                                                 .on_close = on_close,
+                                                 .on_recv_end = on_recv_end};
     struct scc_bridge *b = scc_calloc(1, sizeof(*b));
 
     if (out)
@@ -242,6 +334,7 @@ scc_bridge_new(struct event_base *base, int fd, struct scc_h2_stream *s, bool wa
     b->wr = event_new(base, fd, EV_WRITE | EV_PERSIST, on_sock_write, b);
     b->out = evbuffer_new();
     if (b->rd == NULL || b->wr == NULL || b->out == NULL) {
+        b->done = NULL;
         bridge_free(b);
         return SCC_ENOMEM;
     }
@@ -254,14 +347,19 @@ scc_bridge_new(struct event_base *base, int fd, struct scc_h2_stream *s, bool wa
 }
 
 void
-scc_bridge_feed(struct scc_bridge *b, const uint8_t *data, size_t len)
-{
-    if (len > 0)
-        on_data(b->s, data, len, b);
-}
-
-void
 scc_bridge_on_head(struct scc_bridge *b, void (*cb)(void *arg, int status))
 {
     b->head_cb = cb;
+}
+
+void
+scc_bridge_feed(struct scc_bridge *b, const uint8_t *data, size_t len)
+{
+    if (len == 0)
+        return;
+    /* Not inside a recv: nothing to batch with, and data is the caller's. */
+    if (evbuffer_add(b->out, data, len) == 0 && !b->flush_pending) {
+        b->flush_pending = true;
+        event_active(b->wr, EV_WRITE, 0);
+    }
 }

@@ -19,7 +19,8 @@ struct event_base;
 struct scc_h2_stream;
 struct scc_bridge;
 
-/* Called once when the bridge is done (the stream closed), with byte counts. */
+/* Called once when the bridge is done (the stream closed and, after an
+ * orderly end, everything was written to the socket), with byte counts. */
 typedef void (*scc_bridge_done_cb)(void *arg, uint64_t to_stream, uint64_t to_socket,
                                    uint32_t error_code);
 

@@ -22,10 +22,11 @@ struct scc_h2 {
     size_t nstreams;
     uint64_t bytes_in;
     uint64_t bytes_out;
-    struct scc_buf *out;           /* target of send_data during scc_h2_send */
-    bool paused;                   /* send_data framed one DATA frame and paused */
-    bool goaway;                   /* the peer announced shutdown */
-    struct scc_h2_stream *streams; /* all live streams, for scc_h2_free */
+    struct scc_buf *out;            /* target of send_data during scc_h2_send */
+    bool paused;                    /* send_data framed one DATA frame and paused */
+    bool goaway;                    /* the peer announced shutdown */
+    struct scc_h2_stream *streams;  /* all live streams, for scc_h2_free */
+    struct scc_h2_stream *deferred; /* on_recv_end due at the end of scc_h2_recv */
 };
 
 /* Offsets into hbuf, resolved to pointers once the head is complete,
@@ -38,6 +39,8 @@ struct head_offs {
 struct scc_h2_stream {
     struct scc_h2 *h2;
     struct scc_h2_stream *prev, *next;
+    struct scc_h2_stream *defer_next;
+    bool deferred_recv;
     int32_t id;
     struct scc_h2_stream_cbs cbs;
     void *arg;
@@ -90,6 +93,14 @@ stream_free(struct scc_h2_stream *s)
 {
     if (s == NULL)
         return;
+    if (s->deferred_recv) {
+        struct scc_h2_stream **pp = &s->h2->deferred;
+
+        while (*pp && *pp != s)
+            pp = &(*pp)->defer_next;
+        if (*pp)
+            *pp = s->defer_next;
+    }
     if (s->prev)
         s->prev->next = s->next;
     else
@@ -530,6 +541,15 @@ scc_h2_recv(struct scc_h2 *h2, const uint8_t *data, size_t len)
 {
     ssize_t n = nghttp2_session_mem_recv(h2->ng, data, len);
 
+    /* Streams that held on to data now write it out, while it is valid. */
+    while (h2->deferred) {
+        struct scc_h2_stream *s = h2->deferred;
+
+        h2->deferred = s->defer_next;
+        s->deferred_recv = false;
+        if (s->cbs.on_recv_end)
+            s->cbs.on_recv_end(s, s->arg);
+    }
     if (n < 0)
         return n == NGHTTP2_ERR_NOMEM ? SCC_ENOMEM : SCC_EH2;
     return 0;
@@ -791,6 +811,16 @@ scc_h2_stream_end(struct scc_h2_stream *s)
     s->end_queued = true;
     scc_h2_stream_kick(s);
     return 0;
+}
+
+void
+scc_h2_stream_defer(struct scc_h2_stream *s)
+{
+    if (s->deferred_recv)
+        return;
+    s->deferred_recv = true;
+    s->defer_next = s->h2->deferred;
+    s->h2->deferred = s;
 }
 
 void

@@ -81,6 +81,10 @@ struct scc_h2_stream_cbs {
     /* The stream is gone (error_code 0: both sides ended).  s is freed
      * right after this returns; drop every pointer to it. */
     void (*on_close)(struct scc_h2_stream *s, uint32_t error_code, void *arg);
+    /* After scc_h2_stream_defer: the scc_h2_recv that delivered on_data is
+     * about to return, and the bytes it passed are still valid until then.
+     * Lets a consumer write a whole batch at once without copying it. */
+    void (*on_recv_end)(struct scc_h2_stream *s, void *arg);
 };
 
 struct scc_h2_cbs {
@@ -172,6 +176,10 @@ size_t scc_h2_stream_space(const struct scc_h2_stream *s);
 
 /* scc_h2_stream_end - END_STREAM once the queue has drained. */
 int scc_h2_stream_end(struct scc_h2_stream *s);
+
+/* scc_h2_stream_defer - call on_recv_end once at the end of the current
+ * scc_h2_recv (only from inside on_data). */
+void scc_h2_stream_defer(struct scc_h2_stream *s);
 
 /* scc_h2_stream_consume - credit n received bytes back to the peer. */
 void scc_h2_stream_consume(struct scc_h2_stream *s, size_t n);

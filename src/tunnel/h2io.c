@@ -8,11 +8,12 @@
 #include <event2/event.h>
 #include <string.h>
 
-#define OUT_BUDGET      (256u << 10) /* bytes framed per write burst */
-#define OUT_MAX         (2u << 20)   /* budget + one max frame, with room to spare */
-#define READ_CHUNK      (64u << 10)
-#define READS_PER_EVENT 16    /* then yield to other connections */
-#define TICK_MS         5000u /* how often the deadline is checked */
+#define OUT_BUDGET        (256u << 10) /* bytes framed per write burst */
+#define OUT_MAX           (2u << 20)   /* budget + one max frame, with room to spare */
+#define READ_BATCH        (256u << 10) /* plaintext handed to nghttp2 at once */
+#define READ_MIN          (17u << 10)  /* room for one more TLS record */
+#define BATCHES_PER_EVENT 4            /* then yield to other connections */
+#define TICK_MS           5000u        /* how often the deadline is checked */
 
 struct scc_h2io {
     struct event_base *base;
@@ -33,8 +34,10 @@ struct scc_h2io {
 };
 
 /* One read buffer for the whole process: the loop is single-threaded and
- * every byte read is handed to nghttp2 before the next read. */
-static uint8_t read_buf[READ_CHUNK];
+ * every byte read is handed to nghttp2 before the next read.  A batch of
+ * several TLS records goes to nghttp2 in one call, so consumers that defer
+ * (scc_h2_stream_defer) can write a whole batch with one writev(2). */
+static uint8_t read_buf[READ_BATCH];
 
 static void
 schedule_flush(struct scc_h2io *io)
@@ -148,29 +151,49 @@ on_flush(evutil_socket_t fd, short what, void *arg)
     flush(arg);
 }
 
+/* Fill read_buf with as many records as are at hand: >0 bytes, 0 when
+ * nothing was there, <0 when the connection failed (after what was read). */
+static ssize_t
+read_batch(struct scc_h2io *io, int *err)
+{
+    size_t len = 0;
+
+    *err = 0;
+    while (sizeof(read_buf) - len >= READ_MIN) {
+        ssize_t n = scc_tio_read(io->tio, read_buf + len, sizeof(read_buf) - len);
+
+        if (n <= 0) {
+            *err = (int)n;
+            break;
+        }
+        len += (size_t)n;
+    }
+    return (ssize_t)len;
+}
+
 static void
 do_read(struct scc_h2io *io)
 {
-    for (int i = 0; i < READS_PER_EVENT; i++) {
-        ssize_t n = scc_tio_read(io->tio, read_buf, sizeof(read_buf));
-        int rc;
+    for (int i = 0; i < BATCHES_PER_EVENT; i++) {
+        int err, rc;
+        ssize_t n = read_batch(io, &err);
 
-        if (n == 0)
-            return;
-        if (n < 0) {
-            scc_h2io_close(io, (int)n);
+        if (n > 0) {
+            io->wire_in += (uint64_t)n;
+            io->last_rx_ms = scc_time_mono_ms();
+            if ((rc = scc_h2_recv(io->h2, read_buf, (size_t)n)) < 0) {
+                /* nghttp2 has queued a GOAWAY saying why; send it, then go. */
+                flush(io);
+                scc_h2io_close(io, rc);
+                return;
+            }
+        }
+        if (err < 0) {
+            scc_h2io_close(io, err);
             return;
         }
-        io->wire_in += (uint64_t)n;
-        io->last_rx_ms = scc_time_mono_ms();
-        if ((rc = scc_h2_recv(io->h2, read_buf, (size_t)n)) < 0) {
-            /* nghttp2 has queued a GOAWAY saying why; send it, then go. */
-            flush(io);
-            scc_h2io_close(io, rc);
-            return;
-        }
-        if (io->closing)
-            return;
+        if (io->closing || n == 0 || (size_t)n < sizeof(read_buf) - READ_MIN)
+            return; /* drained (err 0 with a short batch means would-block) */
     }
     scc_tio_read_again(io->tio);
 }

@@ -14,12 +14,15 @@
 #include <unistd.h>
 
 /*
- * TLS runs over our own BIO.  Reads go straight from the socket into
- * OpenSSL's record buffer, which read-ahead makes large (see tls.c), so
- * one read(2) brings many records and nothing is copied on the way.
- * Writes go to cout, where many records collect and one write(2) drains
- * them: with a socket BIO every 16 KiB record would cost its own write(2).
+ * TLS runs over our own BIO.  One read(2) fills cin with up to CIN_CHUNK
+ * bytes (many records), from which OpenSSL takes each record's header and
+ * body; its ciphertext goes to cout, where many records collect and one
+ * write(2) drains them.  With a socket BIO every 16 KiB record would cost
+ * a write(2) and two read(2)s.  (OpenSSL's own read-ahead is no help: it
+ * moves the unread rest of its buffer to the front for every record.)
+ * Both buffers are given back when the connection goes quiet.
  */
+#define CIN_CHUNK (256u << 10)
 #define COUT_HIGH (512u << 10) /* past this, SSL_write waits for the socket */
 #define COUT_MAX  (COUT_HIGH + (64u << 10))
 
@@ -35,6 +38,8 @@ struct scc_tio {
     int hs_rc;
     bool handshaking, server;
     bool want_wr, rd_paused;
+    struct scc_buf cin; /* ciphertext read, not yet taken by OpenSSL */
+    size_t cin_off;
     struct scc_buf cout; /* ciphertext not yet written */
     size_t cout_off;
     bool eof;     /* the socket said EOF */
@@ -58,30 +63,51 @@ bio_write_ex(BIO *b, const char *data, size_t len, size_t *written)
     return 1;
 }
 
+/* One read(2) into cin: >0 bytes, 0 at EOF, -EAGAIN, or -errno. */
+static ssize_t
+fill_cin(struct scc_tio *t)
+{
+    ssize_t n;
+
+    scc_buf_reset(&t->cin);
+    t->cin_off = 0;
+    if (scc_buf_reserve(&t->cin, CIN_CHUNK) < 0)
+        return -ENOMEM;
+    do {
+        n = read(t->fd, t->cin.data, CIN_CHUNK);
+    } while (n < 0 && errno == EINTR);
+    if (n > 0)
+        t->cin.len = (size_t)n;
+    else if (n == 0)
+        t->eof = true;
+    return n >= 0 ? n : (errno == EWOULDBLOCK ? -EAGAIN : -errno);
+}
+
 static int
 bio_read_ex(BIO *b, char *out, size_t len, size_t *readbytes)
 {
     struct scc_tio *t = BIO_get_data(b);
-    ssize_t n;
+    size_t avail = t->cin.len - t->cin_off;
 
     BIO_clear_retry_flags(b);
     *readbytes = 0;
-    do {
-        n = read(t->fd, out, len);
-    } while (n < 0 && errno == EINTR);
-    if (n > 0) {
-        *readbytes = (size_t)n;
-        return 1;
+    if (avail == 0) {
+        ssize_t n = fill_cin(t);
+
+        if (n == -EAGAIN)
+            BIO_set_retry_read(b);
+        else if (n < 0)
+            t->sock_err = (int)n;
+        if (n <= 0)
+            return 0; /* without the retry flag: end of stream or error */
+        avail = (size_t)n;
     }
-    if (n == 0) {
-        t->eof = true;
-        return 0; /* without the retry flag: end of stream */
-    }
-    if (errno == EAGAIN || errno == EWOULDBLOCK)
-        BIO_set_retry_read(b);
-    else
-        t->sock_err = -errno;
-    return 0;
+    if (len > avail)
+        len = avail;
+    memcpy(out, t->cin.data + t->cin_off, len);
+    t->cin_off += len;
+    *readbytes = len;
+    return 1;
 }
 
 static long
@@ -93,6 +119,8 @@ bio_ctrl(BIO *b, int cmd, long num, void *ptr)
     switch (cmd) {
     case BIO_CTRL_FLUSH:
         return 1;
+    case BIO_CTRL_PENDING:
+        return (long)(t->cin.len - t->cin_off);
     case BIO_CTRL_WPENDING:
         return (long)(t->cout.len - t->cout_off);
     default:
@@ -205,6 +233,7 @@ scc_tio_new(struct event_base *base, int fd, struct scc_tio **out)
     }
     t->base = base;
     t->fd = fd;
+    scc_buf_init(&t->cin, CIN_CHUNK);
     scc_buf_init(&t->cout, COUT_MAX);
     t->rd = event_new(base, fd, EV_READ | EV_PERSIST, on_ready, t);
     t->wr = event_new(base, fd, EV_WRITE | EV_PERSIST, on_ready, t);
@@ -232,6 +261,7 @@ scc_tio_free(struct scc_tio *t)
     SSL_free(t->ssl);
     if (t->fd >= 0)
         close(t->fd);
+    scc_buf_fini(&t->cin);
     scc_buf_fini(&t->cout);
     scc_free(t);
 }
@@ -521,6 +551,10 @@ scc_tio_read_again(struct scc_tio *t)
 void
 scc_tio_trim(struct scc_tio *t)
 {
+    if (t->cin.len == t->cin_off) {
+        scc_buf_fini(&t->cin);
+        t->cin_off = 0;
+    }
     if (t->cout.len == t->cout_off) {
         scc_buf_fini(&t->cout);
         t->cout_off = 0;
