@@ -4,12 +4,17 @@
 set -eu
 
 build_pkgs="build-essential cmake pkg-config libevent-dev libnghttp2-dev libssl-dev
-libjansson-dev libsqlite3-dev libcmocka-dev iproute2 nftables"
+libjansson-dev libsqlite3-dev libcmocka-dev libcurl4-openssl-dev iproute2 nftables"
 test_pkgs="python3 openssl curl procps clang libclang-rt-14-dev valgrind tinyproxy-bin nmap
-stunnel4 openssh-server openssh-client wrk hyperfine socat nodejs npm sqlite3"
+stunnel4 openssh-server openssh-client wrk hyperfine socat sqlite3"
 
 want="$build_pkgs"
-[ "${1:-}" = "--test" ] && want="$want $test_pkgs"
+if [ "${1:-}" = "--test" ]; then
+    want="$want $test_pkgs"
+    # A Node.js that is already there (NodeSource's bundles npm and
+    # conflicts with Debian's npm package) is used as it is.
+    command -v node >/dev/null && command -v npm >/dev/null || want="$want nodejs npm"
+fi
 
 missing=""
 for p in $want; do
@@ -23,4 +28,15 @@ if [ -n "$missing" ]; then
     $SUDO apt-get update -qq
     # shellcheck disable=SC2086
     $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+# The Azure SDK clients the API test drives (versions pinned by the lock
+# file); fetched here, with the network, not while tests run.
+if [ "${1:-}" = "--test" ]; then
+    sdk="$(dirname "$0")/../tests/sdk"
+    if ! cmp -s "$sdk/package-lock.json" "$sdk/node_modules/.scc-installed-lock" 2>/dev/null; then
+        echo "setup: npm ci in tests/sdk"
+        (cd "$sdk" && npm ci --no-audit --no-fund --loglevel=error >/dev/null &&
+            cp package-lock.json node_modules/.scc-installed-lock)
+    fi
 fi

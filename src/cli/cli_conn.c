@@ -257,7 +257,7 @@ cli_resolve_node(struct cli *c, const char *name, char *out, size_t cap)
         const char *slash = full ? strchr(full, '/') : NULL;
 
         if ((full && strcmp(full, name) == 0) || (node && strcmp(node, name) == 0) ||
-                (slash && strcmp(slash + 1, name) == 0)) {
+            (slash && strcmp(slash + 1, name) == 0)) {
             found = full;
             matches++;
         }

@@ -1,5 +1,6 @@
 /* sccctl nodes | token create | node revoke */
 #include "cli.h"
+#include "cli_arm.h"
 
 #include "common/parse.h"
 #include "common/time.h"
@@ -77,7 +78,9 @@ cli_cmd_nodes(struct cli *c, int argc, char **argv)
 static int
 token_usage(void)
 {
-    fprintf(stderr, "usage: sccctl token create --workspace WS --cluster C --node N [--ttl 10m]\n");
+    fprintf(stderr, "usage: sccctl token create --workspace WS --cluster C --node N [--ttl 10m]\n"
+                    "       sccctl token create --scope subscription/SUB|workspace/WS (see "
+                    "sccctl token --help)\n");
     return CLI_USAGE;
 }
 
@@ -89,9 +92,11 @@ cli_cmd_token(struct cli *c, int argc, char **argv)
     json_t *req, *body = NULL;
     int status, rc;
 
+    if (cli_arm_token_is_api(argc, argv))
+        return cli_arm_token(c, argc, argv); /* API tokens: --scope, list, revoke */
     if (argc < 2 || strcmp(argv[1], "create") != 0)
         return token_usage();
-    for (int i = 2; i < argc; i++) {
+    for (int i = 2; i < argc; i += 2) { /* --flag value pairs */
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
 
         if (v == NULL)
@@ -109,7 +114,6 @@ cli_cmd_token(struct cli *c, int argc, char **argv)
             }
         } else
             return token_usage();
-        i++;
     }
     if (ws == NULL || cl == NULL || node == NULL)
         return token_usage();

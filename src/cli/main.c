@@ -4,6 +4,7 @@
  *   sccctl [--data-dir DIR] [--output table|json] COMMAND ...
  */
 #include "cli.h"
+#include "cli_arm.h"
 
 #include "common/tls.h"
 
@@ -24,7 +25,9 @@ static const struct {
         {"token", cli_cmd_token,
          "token create --workspace WS --cluster C --node N [--ttl 10m]\n"
          "                                          a single-use join "
-         "token for one node"},
+         "token for one node\n"
+         "  token create --scope subscription/SUB|workspace/WS | list | revoke ID\n"
+         "                                          API bearer tokens"},
         {"exec", cli_cmd_exec,
          "exec NODE -- CMD [ARGS...]         run a command on a node, "
          "stream its output, exit with its code"},
@@ -34,6 +37,26 @@ static const struct {
         {"node", cli_cmd_node,
          "node revoke WS/CLUSTER/NODE         revoke a node's certificates "
          "and drop its tunnel"},
+        {"subscription", cli_cmd_subscription,
+         "subscription list|show|create       subscriptions (management API)"},
+        {"provider", cli_cmd_provider,
+         "provider list|show|register|unregister NS\n"
+         "                                          resource provider registration"},
+        {"group", cli_cmd_group,
+         "group list|show|exists|create|update|delete\n"
+         "                                          resource groups"},
+        {"workspace", cli_cmd_workspace,
+         "workspace list|show|create|update|tag|delete ...\n"
+         "                                          Microsoft.Databricks workspaces (SCC, VNet "
+         "injection)"},
+        {"network", cli_cmd_network,
+         "network vnet|subnet|nsg|nsg-rule|public-ip|nat|route-table|route create, list, "
+         "show, delete\n"
+         "                                          Microsoft.Network resources"},
+        {"resource", cli_cmd_resource,
+         "resource show|list|put|delete ID      any ARM resource by id, with a JSON body"},
+        {"operation", cli_cmd_operation,
+         "operation show|wait URL             a long-running operation"},
 };
 
 static void
@@ -43,6 +66,10 @@ usage(FILE *out)
                  "COMMAND ...\n\ncommands:\n");
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         fprintf(out, "  %s\n", commands[i].help);
+    fprintf(out, "\nManagement API commands take --token T (or SCC_TOKEN; default "
+                 "DIR/admin.token),\n--subscription SUB (default DIR/subscription), --api "
+                 "https://HOST:PORT, --ca FILE,\n-g/--resource-group GROUP, --wait and --quiet; "
+                 "'sccctl COMMAND --help' shows each.\n");
     fprintf(out, "\nNODE is ws/cluster/node, or a node name that is unique among connected "
                  "nodes.\nexit codes: 0 ok, 1 failed, 2 usage, 3 not found, 4 refused, 5 "
                  "unavailable;\nexec exits with the command's code (128+N for signal N, 255 "

@@ -28,6 +28,8 @@ struct scc_map;
 struct scc_worker;
 struct ctl_store;
 struct scc_h2_stream;
+struct ctl_api;
+struct ctl_arm;
 
 struct ctl_cfg {
     char *data_dir;
@@ -49,6 +51,12 @@ struct ctl_cfg {
     uint32_t max_tunnels;
     uint32_t max_handshakes;
     uint32_t retry_after_s;
+    /* the management API (ctl_api.c, ctl_arm*.c) */
+    uint32_t api_max_conns;
+    uint32_t lro_delay_ms;      /* how long a workspace operation takes */
+    uint32_t lro_retry_after_s; /* Retry-After on operation responses; 0: none */
+    char *workspace_domain;     /* workspaceUrl: adb-<id>.<shard>.<domain> */
+    char *tenant_id;            /* reported in subscriptions */
 };
 
 struct ctl_paths {
@@ -78,6 +86,13 @@ struct ctl {
     /* Set by main: drop a node's tunnel (the relay's business). */
     void (*disconnect)(void *arg, const struct scc_ident *id);
     void *disconnect_arg;
+    /* The management API and its ARM layer (loop thread). */
+    struct ctl_api *api;
+    struct ctl_arm *arm;
+    /* Admin-socket routes ctl_nodes.c does not serve itself: true if the
+     * hook answered s. */
+    bool (*admin_hook)(void *arg, struct scc_h2_stream *s);
+    void *admin_hook_arg;
 };
 
 /* ctl_cfg.c */

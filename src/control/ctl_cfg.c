@@ -51,6 +51,16 @@ const struct scc_cfg_opt ctl_cfg_opts[] = {
             "seconds shed agents are told to wait"),
         OPT("log-level", SCC_CFG_STR, log_level, "info", 0, 0, "error, warn, info or debug"),
         OPT("config", SCC_CFG_STR, config, NULL, 0, 0, "JSON file with any of these options"),
+        OPT("api-max-conns", SCC_CFG_U32, api_max_conns, "10000", 1, 1000000,
+            "management API connections before new ones are refused"),
+        OPT("lro-delay", SCC_CFG_DURATION, lro_delay_ms, "1s", 0, 3600000,
+            "time a workspace create, update or delete takes (spread over its steps)"),
+        OPT("lro-retry-after", SCC_CFG_U32, lro_retry_after_s, "1", 0, 3600,
+            "Retry-After seconds on long-running operation responses (0: none)"),
+        OPT("workspace-domain", SCC_CFG_STR, workspace_domain, "scc.localhost", 0, 0,
+            "domain of workspace URLs: adb-<workspaceId>.<shard>.<domain>"),
+        OPT("tenant-id", SCC_CFG_STR, tenant_id, "00000000-0000-0000-0000-000000000001", 0, 0,
+            "tenant GUID reported with subscriptions"),
 };
 const size_t ctl_cfg_nopts = sizeof(ctl_cfg_opts) / sizeof(ctl_cfg_opts[0]);
 

@@ -564,6 +564,8 @@ ctl_nodes_admin_request(void *arg, struct scc_h2_stream *s)
                           json_pack("{s:s, s:s, s:s, s:s}", "version", SCC_VERSION, "trust_domain",
                                     c->cfg->trust_domain, "relay", c->cfg->relay_listen, "api",
                                     c->cfg->api_listen));
+    else if (c->admin_hook && c->admin_hook(c->admin_hook_arg, s))
+        return; /* the management API's routes (API tokens, ...) */
     else
         scc_h2_reply_error(s, 404, "NotFound", "no admin route %s %.200s", h->method,
                            h->path ? h->path : h->authority);

@@ -27,6 +27,35 @@ static const char *const migrations[] = {
         "CREATE TABLE api_tokens ("
         "  id TEXT PRIMARY KEY, hash TEXT NOT NULL, scope TEXT NOT NULL, name TEXT,"
         "  created_ms INTEGER NOT NULL, expires_ms INTEGER, revoked_ms INTEGER);",
+        /* 2: the ARM layer (ctl_store_arm.c): every resource is one row whose
+         * body is the JSON a GET returns; ids are matched through id_lc. */
+        "CREATE TABLE arm_resources ("
+        "  id_lc TEXT PRIMARY KEY, id TEXT NOT NULL, sub TEXT NOT NULL, rg TEXT, rg_lc TEXT,"
+        "  type TEXT NOT NULL, type_lc TEXT NOT NULL, name TEXT NOT NULL, locked_by TEXT,"
+        "  body TEXT NOT NULL,"
+        "  created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL);"
+        "CREATE INDEX arm_resources_rg ON arm_resources(sub, rg_lc, type_lc);"
+        "CREATE INDEX arm_resources_type ON arm_resources(sub, type_lc);"
+        "CREATE TABLE arm_providers ("
+        "  sub TEXT NOT NULL, ns_lc TEXT NOT NULL, state TEXT NOT NULL, PRIMARY KEY (sub, ns_lc));"
+        "CREATE TABLE arm_refs ("
+        "  owner_lc TEXT NOT NULL, kind TEXT NOT NULL, src TEXT NOT NULL,"
+        "  dst_lc TEXT NOT NULL, dst TEXT NOT NULL);"
+        "CREATE INDEX arm_refs_owner ON arm_refs(owner_lc);"
+        "CREATE INDEX arm_refs_dst ON arm_refs(dst_lc);"
+        "CREATE TABLE arm_ips ("
+        "  pool_lc TEXT NOT NULL, ip TEXT NOT NULL, owner_lc TEXT NOT NULL,"
+        "  PRIMARY KEY (pool_lc, ip));"
+        "CREATE INDEX arm_ips_owner ON arm_ips(owner_lc);"
+        "CREATE TABLE arm_ops ("
+        "  id TEXT PRIMARY KEY, sub TEXT NOT NULL, ns TEXT NOT NULL, location TEXT NOT NULL,"
+        "  kind TEXT NOT NULL, resource_id TEXT NOT NULL, resource_lc TEXT NOT NULL,"
+        "  status TEXT NOT NULL, step INTEGER NOT NULL, error_code TEXT, error_message TEXT,"
+        "  payload TEXT, start_ms INTEGER NOT NULL, end_ms INTEGER);"
+        "CREATE INDEX arm_ops_active ON arm_ops(resource_lc) WHERE status = 'InProgress';"
+        "CREATE TABLE arm_compute ("
+        "  ws_lc TEXT PRIMARY KEY, clusters INTEGER NOT NULL, pools INTEGER NOT NULL,"
+        "  warehouses INTEGER NOT NULL);",
 };
 
 const char *
@@ -83,6 +112,26 @@ ctl_store_col_text(sqlite3_stmt *stmt, int col, char *out, size_t cap)
     const unsigned char *t = sqlite3_column_text(stmt, col);
 
     snprintf(out, cap, "%s", t ? (const char *)t : "");
+}
+
+void
+ctl_store_bind_text(sqlite3_stmt *stmt, int i, const char *s)
+{
+    if (s)
+        sqlite3_bind_text(stmt, i, s, -1, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(stmt, i);
+}
+
+int
+ctl_store_run(struct ctl_store *st, sqlite3_stmt *stmt)
+{
+    int rc = sqlite3_step(stmt) == SQLITE_DONE ? 0 : SCC_ESTORE;
+
+    if (rc < 0)
+        snprintf(st->err, sizeof(st->err), "%s", sqlite3_errmsg(st->db));
+    sqlite3_finalize(stmt);
+    return rc;
 }
 
 static int

@@ -9,24 +9,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static void
-bind_text(sqlite3_stmt *stmt, int i, const char *s)
-{
-    sqlite3_bind_text(stmt, i, s, -1, SQLITE_TRANSIENT);
-}
-
-/* Step a statement that returns no rows; finalize it. */
-static int
-run(struct ctl_store *st, sqlite3_stmt *stmt)
-{
-    int rc = sqlite3_step(stmt) == SQLITE_DONE ? 0 : SCC_ESTORE;
-
-    if (rc < 0)
-        snprintf(st->err, sizeof(st->err), "%s", sqlite3_errmsg(st->db));
-    sqlite3_finalize(stmt);
-    return rc;
-}
-
 int
 ctl_store_join_token_add(struct ctl_store *st, const struct ctl_join_token *t)
 {
@@ -39,14 +21,14 @@ ctl_store_join_token_add(struct ctl_store *st, const struct ctl_join_token *t)
                  " VALUES (?, ?, ?, ?, ?, ?, ?)",
                  &stmt)) < 0)
         return rc;
-    bind_text(stmt, 1, t->id);
-    bind_text(stmt, 2, t->hash);
-    bind_text(stmt, 3, t->ws);
-    bind_text(stmt, 4, t->cluster);
-    bind_text(stmt, 5, t->node);
+    ctl_store_bind_text(stmt, 1, t->id);
+    ctl_store_bind_text(stmt, 2, t->hash);
+    ctl_store_bind_text(stmt, 3, t->ws);
+    ctl_store_bind_text(stmt, 4, t->cluster);
+    ctl_store_bind_text(stmt, 5, t->node);
     sqlite3_bind_int64(stmt, 6, t->created_ms);
     sqlite3_bind_int64(stmt, 7, t->expires_ms);
-    return run(st, stmt);
+    return ctl_store_run(st, stmt);
 }
 
 int
@@ -61,7 +43,7 @@ ctl_store_join_token_get(struct ctl_store *st, const char *id, struct ctl_join_t
                  " FROM join_tokens WHERE id = ?",
                  &stmt)) < 0)
         return rc;
-    bind_text(stmt, 1, id);
+    ctl_store_bind_text(stmt, 1, id);
     rc = sqlite3_step(stmt);
     if (rc == SQLITE_ROW) {
         memset(out, 0, sizeof(*out));
@@ -97,10 +79,10 @@ ctl_store_join_token_use(struct ctl_store *st, const char *id, int64_t now_ms, c
                                 &stmt)) < 0)
         return rc;
     sqlite3_bind_int64(stmt, 1, now_ms);
-    bind_text(stmt, 2, key_hash);
-    bind_text(stmt, 3, cert_pem);
-    bind_text(stmt, 4, id);
-    if ((rc = run(st, stmt)) < 0)
+    ctl_store_bind_text(stmt, 2, key_hash);
+    ctl_store_bind_text(stmt, 3, cert_pem);
+    ctl_store_bind_text(stmt, 4, id);
+    if ((rc = ctl_store_run(st, stmt)) < 0)
         return rc;
     return sqlite3_changes(st->db) == 1 ? 0 : SCC_EUSED;
 }
@@ -113,7 +95,7 @@ ctl_store_join_token_cert(struct ctl_store *st, const char *id)
 
     if (ctl_store_prepare(st, "SELECT cert_pem FROM join_tokens WHERE id = ?", &stmt) < 0)
         return NULL;
-    bind_text(stmt, 1, id);
+    ctl_store_bind_text(stmt, 1, id);
     if (sqlite3_step(stmt) == SQLITE_ROW && sqlite3_column_text(stmt, 0))
         pem = scc_strdup((const char *)sqlite3_column_text(stmt, 0));
     sqlite3_finalize(stmt);
@@ -133,13 +115,13 @@ ctl_store_cert_add(struct ctl_store *st, const char *serial, const struct scc_id
                  " VALUES (?, ?, ?, ?, ?, ?)",
                  &stmt)) < 0)
         return rc;
-    bind_text(stmt, 1, serial);
-    bind_text(stmt, 2, id->ws);
-    bind_text(stmt, 3, id->cluster);
-    bind_text(stmt, 4, id->node);
+    ctl_store_bind_text(stmt, 1, serial);
+    ctl_store_bind_text(stmt, 2, id->ws);
+    ctl_store_bind_text(stmt, 3, id->cluster);
+    ctl_store_bind_text(stmt, 4, id->node);
     sqlite3_bind_int64(stmt, 5, issued_ms);
     sqlite3_bind_int64(stmt, 6, expires_ms);
-    return run(st, stmt);
+    return ctl_store_run(st, stmt);
 }
 
 int
@@ -155,10 +137,10 @@ ctl_store_cert_revoke_node(struct ctl_store *st, const struct scc_ident *id, int
                                 &stmt)) < 0)
         return rc;
     sqlite3_bind_int64(stmt, 1, now_ms);
-    bind_text(stmt, 2, id->ws);
-    bind_text(stmt, 3, id->cluster);
-    bind_text(stmt, 4, id->node);
-    if ((rc = run(st, stmt)) == 0)
+    ctl_store_bind_text(stmt, 2, id->ws);
+    ctl_store_bind_text(stmt, 3, id->cluster);
+    ctl_store_bind_text(stmt, 4, id->node);
+    if ((rc = ctl_store_run(st, stmt)) == 0)
         *n = sqlite3_changes(st->db);
     return rc;
 }
@@ -192,9 +174,9 @@ ctl_store_node_known(struct ctl_store *st, const struct scc_ident *id, bool *kno
                  st, "SELECT 1 FROM node_certs WHERE ws = ? AND cluster = ? AND node = ? LIMIT 1",
                  &stmt)) < 0)
         return rc;
-    bind_text(stmt, 1, id->ws);
-    bind_text(stmt, 2, id->cluster);
-    bind_text(stmt, 3, id->node);
+    ctl_store_bind_text(stmt, 1, id->ws);
+    ctl_store_bind_text(stmt, 2, id->cluster);
+    ctl_store_bind_text(stmt, 3, id->node);
     rc = sqlite3_step(stmt);
     *known = rc == SQLITE_ROW;
     sqlite3_finalize(stmt);
@@ -213,14 +195,14 @@ ctl_store_api_token_add(struct ctl_store *st, const struct ctl_api_token *t)
                  " VALUES (?, ?, ?, ?, ?, ?)",
                  &stmt)) < 0)
         return rc;
-    bind_text(stmt, 1, t->id);
-    bind_text(stmt, 2, t->hash);
-    bind_text(stmt, 3, t->scope);
-    bind_text(stmt, 4, t->name);
+    ctl_store_bind_text(stmt, 1, t->id);
+    ctl_store_bind_text(stmt, 2, t->hash);
+    ctl_store_bind_text(stmt, 3, t->scope);
+    ctl_store_bind_text(stmt, 4, t->name);
     sqlite3_bind_int64(stmt, 5, t->created_ms);
     if (t->expires_ms)
         sqlite3_bind_int64(stmt, 6, t->expires_ms);
-    return run(st, stmt);
+    return ctl_store_run(st, stmt);
 }
 
 int
@@ -234,7 +216,7 @@ ctl_store_api_token_get(struct ctl_store *st, const char *id, struct ctl_api_tok
                                 " FROM api_tokens WHERE id = ?",
                                 &stmt)) < 0)
         return rc;
-    bind_text(stmt, 1, id);
+    ctl_store_bind_text(stmt, 1, id);
     if ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
         memset(out, 0, sizeof(*out));
         ctl_store_col_text(stmt, 0, out->id, sizeof(out->id));

@@ -8,6 +8,7 @@
  * its admin socket at DIR/sccd.sock and metrics on 127.0.0.1:9464.
  */
 #include "ctl.h"
+#include "ctl_api.h"
 #include "ctl_store.h"
 
 #include "common/err.h"
@@ -171,6 +172,8 @@ sccd_start(struct sccd *d)
         return rc;
     if ((rc = ctl_nodes_start(c)) < 0 || (rc = start_relay(d)) < 0)
         return rc;
+    if (strcmp(c->cfg->role, "all") == 0 && (rc = ctl_api_start(c)) < 0)
+        return rc;
     c->disconnect = disconnect_node;
     c->disconnect_arg = d;
     if ((rc = write_endpoints(d)) < 0)
@@ -183,6 +186,7 @@ sccd_stop(struct sccd *d)
 {
     struct ctl *c = &d->ctl;
 
+    ctl_api_stop(c);
     if (d->relay) {
         relay_free(d->relay);
         d->relay = NULL;

@@ -79,11 +79,11 @@ test_response_head_parsing(void **state)
     assert_int_equal(agent_proxy_parse_response(auth, strlen(auth), &status, &head), 1);
     assert_int_equal(status, 407);
     assert_int_equal(agent_proxy_parse_response("HTTP/2 200 x\r\n\r\n", 16, &status, &head),
-            SCC_EPROTO);
+                     SCC_EPROTO);
     assert_int_equal(agent_proxy_parse_response("SSH-2.0-x\r\n\r\n", 13, &status, &head),
-            SCC_EPROTO);
-    assert_int_equal(
-            agent_proxy_parse_response("HTTP/1.1 2x0 no\r\n\r\n", 19, &status, &head), SCC_EPROTO);
+                     SCC_EPROTO);
+    assert_int_equal(agent_proxy_parse_response("HTTP/1.1 2x0 no\r\n\r\n", 19, &status, &head),
+                     SCC_EPROTO);
     memset(big, 'a', sizeof(big));
     assert_int_equal(agent_proxy_parse_response(big, sizeof(big), &status, &head), SCC_EPROTO);
 }

@@ -1,0 +1,3 @@
+# Management API tests (src/control/ctl_api*.c, ctl_arm*.c, ctl_net*.c).
+scc_unit_test(arm_id LIBS scc_control)
+scc_unit_test(arm_net LIBS scc_control)
