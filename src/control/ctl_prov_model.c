@@ -28,7 +28,7 @@ ctl_prov_status_ok(json_t *status, const char *id, bool isolated)
     return o;
 }
 
-static void
+static void __attribute__((format(printf, 2, 0)))
 append_message(json_t *o, const char *fmt, va_list ap)
 {
     const char *old = json_string_value(json_object_get(o, "message"));
