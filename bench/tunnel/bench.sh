@@ -113,9 +113,11 @@ median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 hz=$(getconf CLK_TCK)
 printf '| path | Gbit/s (median of %s x %s MB) | tunnel CPU s/GB | 64 B RTT p50 / p99 (us) | open + RTT p50 / p99 (us) |\n' "$runs" "$mb"
 printf '|---|---|---|---|---|\n'
-for path in "raw:16201:16202:" "scc:17201:17202:sccd|scc-agent|sccctl" \
-        "stunnel:17301:17302:stunnel" "ssh-R:17401:17402:sshd|ssh " \
-        "ssh-R-gcm:17501:17502:sshd|ssh "; do
+# CPU patterns name this run's own processes (by their work-dir paths), so
+# other sccd or agents on the machine are not counted.
+for path in "raw:16201:16202:" "scc:17201:17202:$work/d" \
+        "stunnel:17301:17302:$work/st-" "ssh-R:17401:17402:sshd|$work/userkey" \
+        "ssh-R-gcm:17501:17502:sshd|$work/userkey"; do
     name=${path%%:*}; rest=${path#*:}; port=${rest%%:*}; rest=${rest#*:}
     eport=${rest%%:*}; pat=${rest#*:}
     rates=""; cpu0=0; cpu1=0

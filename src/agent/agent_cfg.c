@@ -57,7 +57,7 @@ const struct scc_cfg_opt agent_cfg_opts[] = {
             "output kept per run and stream, MiB", NULL),
         OPT("max-streams", SCC_CFG_U32, max_streams, "256", 1, 65536,
             "concurrent HTTP/2 streams per tunnel", NULL),
-        OPT("stream-window-kb", SCC_CFG_U32, stream_window_kb, "1024", 64, 16384,
+        OPT("stream-window-kb", SCC_CFG_U32, stream_window_kb, "4096", 64, 16384,
             "HTTP/2 receive window per stream, KiB", NULL),
         OPT("trim-memory", SCC_CFG_BOOL, trim_memory, "true", 0, 0,
             "return start-up memory to the kernel once the tunnel is up", NULL),

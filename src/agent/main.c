@@ -6,7 +6,7 @@
  * It opens no listening socket: everything the control plane asks of this
  * node arrives over the TLS connection the agent itself dialled.
  */
-#define _GNU_SOURCE /* malloc_trim, MADV_PAGEOUT */
+#define _GNU_SOURCE /* malloc_trim */
 #include "agent.h"
 #include "agent_enroll.h"
 #include "agent_link.h"
@@ -39,28 +39,13 @@ agent_fatal(struct agent *a, const char *why)
     event_base_loopbreak(a->base);
 }
 
-/*
- * Once the tunnel is up the agent is, for most of its life, idle: a PING
- * every few seconds.  Start-up touched far more than that (config parsing,
- * key generation, the CSR, certificate checks, OpenSSL's algorithm
- * tables), so give those pages back: free heap to the kernel, and advise
- * the kernel that our own private text and data pages are cold.  The idle
- * working set is then what the tunnel actually uses; pages fault back in
- * if a request needs them.  Only the first time: after that, the resident
- * set reflects real use.
- */
-void
-agent_after_tunnel_up(struct agent *a)
+/* Drop our page table entries for every read-and-execute file mapping. */
+static void
+drop_code_pages(void)
 {
-    static bool done;
     FILE *maps;
     char line[512];
 
-    if (done || !a->cfg->trim_memory)
-        return;
-    done = true;
-    (void)malloc_trim(0);
-#ifdef MADV_PAGEOUT
     if ((maps = fopen("/proc/self/maps", "re")) == NULL)
         return;
     while (fgets(line, sizeof(line), maps)) {
@@ -69,13 +54,44 @@ agent_after_tunnel_up(struct agent *a)
 
         if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %255s", &lo, &hi, perms, path) < 3)
             continue;
-        /* Only file-backed mappings of our own executable: shared
-         * libraries belong to everyone, and anonymous memory is live. */
-        if (path[0] == '/' && strstr(path, "scc-agent") != NULL)
-            (void)madvise((void *)lo, hi - lo, MADV_PAGEOUT);
+        if (path[0] == '/' && strcmp(perms, "r-xp") == 0)
+            (void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
     }
     fclose(maps);
-#endif
+}
+
+#define TRIM_DELAY_S 10 /* after the tunnel is up: past its first requests */
+
+static void
+trim_now(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what, (void)arg;
+    (void)malloc_trim(0);
+    drop_code_pages();
+}
+
+/*
+ * Once the tunnel is up the agent is, for most of its life, idle: a PING
+ * every few seconds.  Start-up touched far more than that (config parsing,
+ * key generation, the CSR, certificate checks, OpenSSL's algorithm
+ * tables), so a little later, when the tunnel's first exchanges are over,
+ * give those pages back: free heap to the kernel, and drop our mappings
+ * of code pages.  Code is never written, so MADV_DONTNEED only removes
+ * page table entries: the pages stay in the page cache and fault back in
+ * when used.  (Data mappings are left alone: they may hold our own
+ * changes.)  Only the first time: after that, the resident set reflects
+ * real use.
+ */
+void
+agent_after_tunnel_up(struct agent *a)
+{
+    static bool done;
+    struct timeval tv = {TRIM_DELAY_S, 0};
+
+    if (done || !a->cfg->trim_memory)
+        return;
+    done = true;
+    (void)event_base_once(a->base, -1, EV_TIMEOUT, trim_now, NULL, &tv);
 }
 
 static void

@@ -67,8 +67,6 @@ cli_connect(struct cli *c)
     if ((rc = scc_tio_new(c->base, fd, &tio)) < 0)
         return rc;
     scc_h2_settings_default(&set);
-    set.stream_window = 4u << 20; /* bulk output and forwards */
-    set.stream_send_max = 4u << 20;
     return scc_h2io_new(c->base, tio, SCC_H2_CLIENT, &set, &cbs, &iocfg, on_conn_close, c,
                         &c->conn->io);
 }

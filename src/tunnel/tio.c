@@ -22,7 +22,8 @@
  * moves the unread rest of its buffer to the front for every record.)
  * Both buffers are given back when the connection goes quiet.
  */
-#define CIN_CHUNK (256u << 10)
+#define CIN_MIN   (32u << 10)  /* a quiet connection reads this much at once */
+#define CIN_CHUNK (256u << 10) /* a busy one grows to this */
 #define COUT_HIGH (512u << 10) /* past this, SSL_write waits for the socket */
 #define COUT_MAX  (COUT_HIGH + (64u << 10))
 
@@ -40,6 +41,7 @@ struct scc_tio {
     bool want_wr, rd_paused;
     struct scc_buf cin; /* ciphertext read, not yet taken by OpenSSL */
     size_t cin_off;
+    size_t cin_want; /* read size: doubles while reads fill it */
     struct scc_buf cout; /* ciphertext not yet written */
     size_t cout_off;
     bool eof;     /* the socket said EOF */
@@ -71,13 +73,22 @@ fill_cin(struct scc_tio *t)
 
     scc_buf_reset(&t->cin);
     t->cin_off = 0;
-    if (scc_buf_reserve(&t->cin, CIN_CHUNK) < 0)
+    if (t->cin_want < CIN_MIN)
+        t->cin_want = CIN_MIN;
+    if (scc_buf_reserve(&t->cin, t->cin_want) < 0)
         return -ENOMEM;
     do {
-        n = read(t->fd, t->cin.data, CIN_CHUNK);
+        n = read(t->fd, t->cin.data, t->cin_want);
     } while (n < 0 && errno == EINTR);
     if (n > 0)
         t->cin.len = (size_t)n;
+    /* Grow only for a connection that fills its reads, and let a quiet
+     * one hold no buffer between reads: a thousand idle tunnels then
+     * cost no read buffers at all. */
+    if ((size_t)n == t->cin_want && t->cin_want < CIN_CHUNK)
+        t->cin_want *= 2;
+    else if (n < 0 && t->cin_want == CIN_MIN)
+        scc_buf_fini(&t->cin);
     else if (n == 0)
         t->eof = true;
     return n >= 0 ? n : (errno == EWOULDBLOCK ? -EAGAIN : -errno);
@@ -554,6 +565,7 @@ scc_tio_trim(struct scc_tio *t)
     if (t->cin.len == t->cin_off) {
         scc_buf_fini(&t->cin);
         t->cin_off = 0;
+        t->cin_want = CIN_MIN;
     }
     if (t->cout.len == t->cout_off) {
         scc_buf_fini(&t->cout);
