@@ -381,13 +381,20 @@ class TunnelTest(SccTest):
                     n += len(s.recv(1 << 20))
                 return n / (time.monotonic() - t0)
 
-        alone = rate()
-        stalled = socket.create_connection(("127.0.0.1", lport))  # never read
-        time.sleep(1.0)  # let it fill its window
-        beside = rate()
-        stalled.close()
-        self.assertGreater(beside, 0.5 * alone,
-                           "sibling stream fell from %.0f to %.0f B/s" % (alone, beside))
+        # Rounds alternate, and medians are compared, so that a burst of
+        # other work on the machine does not decide the result; a blocked
+        # tunnel would bring the sibling to a halt, not to half speed.
+        alone, beside = [], []
+        for _ in range(3):
+            alone.append(rate(1.0))
+            stalled = socket.create_connection(("127.0.0.1", lport))  # never read
+            time.sleep(0.5)  # let it fill its window
+            beside.append(rate(1.0))
+            stalled.close()
+        alone.sort()
+        beside.sort()
+        self.assertGreater(beside[1], 0.4 * alone[1],
+                           "sibling stream fell from %s to %s B/s" % (alone, beside))
 
     def test_metrics_health_and_readiness(self):
         import urllib.request
