@@ -296,6 +296,7 @@ relay_free(struct relay *r)
 {
     if (r == NULL)
         return;
+    relay_accept_free_all(r);
     relay_legacy_free_all(r);
     relay_handoff_free_all(r);
     if (r->tunnels) {

@@ -30,17 +30,19 @@
 
 #define ENROLL_BODY_MAX (16u << 10)
 
-struct pending {
+struct relay_pending {
     struct relay *r;
+    LIST_ENTRY(relay_pending) link; /* in r->pending, so relay_free finds it */
     struct scc_tio *tio;
     char peer[SCC_ADDR_STR_MAX];
     uint64_t id;
 };
 
-struct enroll_conn {
-    struct relay *r;
-    struct scc_h2io *io;     /* NULL once the connection closed */
-    struct scc_h2_stream *s; /* the one request, while open */
+struct relay_enroll {
+    struct relay *r;               /* NULL once the relay is gone */
+    LIST_ENTRY(relay_enroll) link; /* in r->enrolls while r is set */
+    struct scc_h2io *io;           /* NULL once the connection closed */
+    struct scc_h2_stream *s;       /* the one request, while open */
     struct scc_buf body;
     char peer[SCC_ADDR_STR_MAX];
     struct scc_log_ctx log;
@@ -205,16 +207,18 @@ relay_tunnel_open(struct relay *r, struct scc_tio *tio, const char *peer, uint64
 /* Two owners: the connection, and the authority while it works on the
  * request.  Whoever lets go last frees it. */
 static void
-enroll_unref(struct enroll_conn *e)
+enroll_unref(struct relay_enroll *e)
 {
     if (--e->refs > 0)
         return;
+    if (e->r)
+        LIST_REMOVE(e, link);
     scc_buf_fini(&e->body);
     scc_free(e);
 }
 
 static void
-enroll_reply(struct enroll_conn *e, int status, const char *json)
+enroll_reply(struct relay_enroll *e, int status, const char *json)
 {
     e->replied = true;
     if (status == 200)
@@ -230,9 +234,9 @@ enroll_reply(struct enroll_conn *e, int status, const char *json)
 static void
 authority_reply(void *arg, int status, const char *json)
 {
-    struct enroll_conn *e = arg;
+    struct relay_enroll *e = arg;
 
-    if (e->io) /* else the agent went away meanwhile */
+    if (e->io && e->r) /* else the agent, or the relay, went away meanwhile */
         enroll_reply(e, status, json);
     enroll_unref(e); /* the authority's reference */
 }
@@ -240,7 +244,7 @@ authority_reply(void *arg, int status, const char *json)
 static void
 enroll_on_data(struct scc_h2_stream *s, const uint8_t *data, size_t len, void *arg)
 {
-    struct enroll_conn *e = arg;
+    struct relay_enroll *e = arg;
 
     scc_h2_stream_consume(s, len);
     if (scc_buf_put(&e->body, data, len) < 0 && !e->replied)
@@ -252,7 +256,7 @@ enroll_on_data(struct scc_h2_stream *s, const uint8_t *data, size_t len, void *a
 static void
 enroll_on_end(struct scc_h2_stream *s, void *arg)
 {
-    struct enroll_conn *e = arg;
+    struct relay_enroll *e = arg;
 
     (void)s;
     if (e->replied || e->asked)
@@ -266,7 +270,7 @@ enroll_on_end(struct scc_h2_stream *s, void *arg)
 static void
 enroll_on_close(struct scc_h2_stream *s, uint32_t code, void *arg)
 {
-    struct enroll_conn *e = arg;
+    struct relay_enroll *e = arg;
 
     (void)s, (void)code;
     e->s = NULL;
@@ -277,7 +281,7 @@ enroll_on_request(struct scc_h2 *h2, struct scc_h2_stream *s, void *arg)
 {
     static const struct scc_h2_stream_cbs cbs = {
             .on_data = enroll_on_data, .on_end = enroll_on_end, .on_close = enroll_on_close};
-    struct enroll_conn *e = arg;
+    struct relay_enroll *e = arg;
     const struct scc_h2_head *h = scc_h2_stream_head(s);
 
     (void)h2;
@@ -295,7 +299,7 @@ enroll_on_request(struct scc_h2 *h2, struct scc_h2_stream *s, void *arg)
 static void
 enroll_on_conn_close(struct scc_h2io *io, int rc, void *arg)
 {
-    struct enroll_conn *e = arg;
+    struct relay_enroll *e = arg;
 
     (void)io, (void)rc;
     e->io = NULL;
@@ -304,13 +308,13 @@ enroll_on_conn_close(struct scc_h2io *io, int rc, void *arg)
 }
 
 static void
-enroll_open(struct pending *p)
+enroll_open(struct relay_pending *p)
 {
     static const struct scc_h2_cbs cbs = {.on_request = enroll_on_request};
     struct relay *r = p->r;
     /* One request, then done: the connection may not linger. */
     struct scc_h2io_cfg iocfg = {.ping_interval_ms = 0, .dead_after_ms = r->cfg.request_timeout_ms};
-    struct enroll_conn *e = scc_calloc(1, sizeof(*e));
+    struct relay_enroll *e = scc_calloc(1, sizeof(*e));
 
     if (e == NULL) {
         scc_tio_free(p->tio);
@@ -318,14 +322,13 @@ enroll_open(struct pending *p)
     }
     e->r = r;
     e->refs = 1;
+    LIST_INSERT_HEAD(&r->enrolls, e, link);
     memcpy(e->peer, p->peer, sizeof(e->peer));
     scc_buf_init(&e->body, ENROLL_BODY_MAX);
     scc_log_ctx_init(&e->log, "relay", "conn=%llu peer=%s", (unsigned long long)p->id, p->peer);
     if (scc_h2io_new(r->base, p->tio, SCC_H2_SERVER, &r->h2set, &cbs, &iocfg, enroll_on_conn_close,
-                     e, &e->io) < 0) {
-        scc_buf_fini(&e->body);
-        scc_free(e);
-    }
+                     e, &e->io) < 0)
+        enroll_unref(e);
 }
 
 /* ---- handshakes ---- */
@@ -335,10 +338,11 @@ static void resume_accepting(struct relay *r);
 static void
 on_handshake(struct scc_tio *tio, int rc, void *arg)
 {
-    struct pending *p = arg;
+    struct relay_pending *p = arg;
     struct relay *r = p->r;
     char alpn[32] = "";
 
+    LIST_REMOVE(p, link);
     r->handshakes--;
     resume_accepting(r);
     if (rc == SCC_ETLS && SSL_get_verify_result(scc_tio_ssl(tio)) != X509_V_OK) {
@@ -376,7 +380,7 @@ resume_accepting(struct relay *r)
 static void
 accept_one(struct relay *r, int fd, const char *peer)
 {
-    struct pending *p = scc_calloc(1, sizeof(*p));
+    struct relay_pending *p = scc_calloc(1, sizeof(*p));
     SSL *ssl = NULL;
 
     if (p == NULL || (ssl = SSL_new(r->tls)) == NULL || scc_tio_new(r->base, fd, &p->tio) < 0) {
@@ -395,7 +399,28 @@ accept_one(struct relay *r, int fd, const char *peer)
         scc_free(p);
         return;
     }
+    LIST_INSERT_HEAD(&r->pending, p, link);
     r->handshakes++;
+}
+
+void
+relay_accept_free_all(struct relay *r)
+{
+    struct relay_pending *p;
+    struct relay_enroll *e;
+
+    while ((p = LIST_FIRST(&r->pending)) != NULL) {
+        LIST_REMOVE(p, link);
+        scc_tio_free(p->tio);
+        scc_free(p);
+    }
+    r->handshakes = 0;
+    while ((e = LIST_FIRST(&r->enrolls)) != NULL) {
+        LIST_REMOVE(e, link);
+        e->r = NULL;
+        if (e->io)
+            scc_h2io_close(e->io, SCC_ECLOSED);
+    }
 }
 
 void

@@ -7,6 +7,7 @@
 
 #include <event2/util.h>
 #include <openssl/ssl.h>
+#include <sys/queue.h>
 
 #include "common/log.h"
 #include "relay.h"
@@ -58,7 +59,9 @@ struct relay {
     char bound[SCC_ADDR_STR_MAX * RELAY_LISTENERS_MAX]; /* "a,b": every listener */
     struct scc_map *tunnels; /* path -> newest struct relay_tunnel of that node */
     size_t ntunnels;
-    size_t handshakes; /* in progress */
+    size_t handshakes;                  /* in progress */
+    LIST_HEAD(, relay_pending) pending; /* those handshakes (relay_accept.c) */
+    LIST_HEAD(, relay_enroll) enrolls;  /* enrolment connections (relay_accept.c) */
     bool draining;
     struct scc_h2_settings h2set;
     struct scc_keepalive tcp_ka;
@@ -82,6 +85,10 @@ int relay_each(struct relay *r, int (*fn)(struct relay_tunnel *t, void *arg), vo
 void relay_on_accept(evutil_socket_t fd, short what, void *arg);
 void relay_tunnel_open(struct relay *r, struct scc_tio *tio, const char *peer, uint64_t conn,
                        struct relay_dialer *d);
+/* relay_accept_free_all - drop handshakes in flight; detach enrolments
+ * (their connections close on the loop; an answer still due from the
+ * authority then finds no relay and only lets go). */
+void relay_accept_free_all(struct relay *r);
 
 /* relay_legacy.c: nodes in legacy mode, which the relay dials. */
 int relay_legacy_check(struct relay_dialer *d, const struct relay_tunnel *t, char *msg, size_t cap);

@@ -224,6 +224,26 @@ class TunnelTest(SccTest):
         self.assertTrue(self.procs[0].alive())
         self.assertEqual(len(self.nodes(d)), 1)
 
+    def test_stop_with_handshakes_and_enrolments_in_flight(self):
+        """sccd stops cleanly (and, under ASan, without a leak) while a
+        client sits in its TLS handshake and another holds an enrolment
+        connection open without asking anything."""
+        d = self.sccd()
+        host, port = d.endpoints["relay"].rsplit(":", 1)
+        mute = socket.create_connection((host, int(port)))  # no ClientHello
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.load_verify_locations(d.endpoints["ca"])
+        ctx.set_alpn_protocols(["scc-enroll/1"])
+        enrol = ctx.wrap_socket(socket.create_connection((host, int(port))), server_hostname=host)
+        enrol.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+        time.sleep(0.3)
+        proc = self.procs[0]
+        proc.stop()
+        self.assertEqual(proc.p.returncode, 0, proc.text()[-2000:])
+        self.assertIsNone(proc.sanitizer_report())
+        mute.close()
+        enrol.close()
+
     def tls_client(self, d, cert=None, key=None, alpn="scc-tunnel/1"):
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.load_verify_locations(d.endpoints["ca"])
