@@ -132,10 +132,9 @@ write_and_show(struct cli_arm *a, const char *method, const char *path, const js
     return rc;
 }
 
-/* Run fn with the options of argv taken and the connection open. */
-static int
-with_arm(struct cli *c, int argc, char **argv, const char *help,
-         int (*fn)(struct cli_arm *a, int argc, char **argv))
+int
+cli_arm_with(struct cli *c, int argc, char **argv, const char *help,
+             int (*fn)(struct cli_arm *a, int argc, char **argv))
 {
     struct cli_arm a;
     int rc;
@@ -205,7 +204,7 @@ sub_run(struct cli_arm *a, int argc, char **argv)
 int
 cli_cmd_subscription(struct cli *c, int argc, char **argv)
 {
-    return with_arm(c, argc, argv, sub_help, sub_run);
+    return cli_arm_with(c, argc, argv, sub_help, sub_run);
 }
 
 /* ---- provider ---- */
@@ -248,7 +247,7 @@ prov_run(struct cli_arm *a, int argc, char **argv)
 int
 cli_cmd_provider(struct cli *c, int argc, char **argv)
 {
-    return with_arm(c, argc, argv, prov_help, prov_run);
+    return cli_arm_with(c, argc, argv, prov_help, prov_run);
 }
 
 /* ---- group ---- */
@@ -314,7 +313,7 @@ group_run(struct cli_arm *a, int argc, char **argv)
 int
 cli_cmd_group(struct cli *c, int argc, char **argv)
 {
-    return with_arm(c, argc, argv, group_help, group_run);
+    return cli_arm_with(c, argc, argv, group_help, group_run);
 }
 
 /* ---- workspace ---- */
@@ -546,7 +545,7 @@ ws_run(struct cli_arm *a, int argc, char **argv)
 int
 cli_cmd_workspace(struct cli *c, int argc, char **argv)
 {
-    return with_arm(c, argc, argv, ws_help, ws_run);
+    return cli_arm_with(c, argc, argv, ws_help, ws_run);
 }
 
 /* ---- operation ---- */
@@ -586,5 +585,5 @@ op_run(struct cli_arm *a, int argc, char **argv)
 int
 cli_cmd_operation(struct cli *c, int argc, char **argv)
 {
-    return with_arm(c, argc, argv, op_help, op_run);
+    return cli_arm_with(c, argc, argv, op_help, op_run);
 }

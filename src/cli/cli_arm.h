@@ -79,6 +79,12 @@ bool cli_arm_kv(json_t *obj, const char *kv);
 bool cli_arm_path(char *out, size_t cap, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
 
+/* cli_arm_with - a command's common frame: --help prints help; otherwise
+ * take the shared options, open the connection, run fn, close; a
+ * CLI_USAGE from fn prints help to stderr. */
+int cli_arm_with(struct cli *c, int argc, char **argv, const char *help,
+                 int (*fn)(struct cli_arm *a, int argc, char **argv));
+
 int cli_cmd_subscription(struct cli *c, int argc, char **argv);
 int cli_cmd_provider(struct cli *c, int argc, char **argv);
 int cli_cmd_group(struct cli *c, int argc, char **argv);

@@ -13,12 +13,6 @@
 #include <string.h>
 #include <strings.h>
 
-static bool
-is_help(const char *s)
-{
-    return strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0 || strcmp(s, "help") == 0;
-}
-
 /* "--name value" of argv from `from` on; NULL when absent. */
 static const char *
 val(int argc, char **argv, int from, const char *name)
@@ -144,37 +138,10 @@ res_run(struct cli_arm *a, int argc, char **argv)
     return rc;
 }
 
-static int
-with(struct cli *c, int argc, char **argv, const char *help,
-     int (*fn)(struct cli_arm *a, int argc, char **argv))
-{
-    struct cli_arm a;
-    int rc;
-
-    for (int i = 1; i < argc; i++) {
-        if (is_help(argv[i])) {
-            fputs(help, stdout);
-            return CLI_OK;
-        }
-    }
-    if ((rc = cli_arm_opts(c, &a, &argc, argv)) != 0)
-        return rc;
-    if (argc < 2) {
-        fputs(help, stderr);
-        return CLI_USAGE;
-    }
-    if ((rc = cli_arm_open(&a)) == 0)
-        rc = fn(&a, argc, argv);
-    cli_arm_close(&a);
-    if (rc == CLI_USAGE)
-        fputs(help, stderr);
-    return rc;
-}
-
 int
 cli_cmd_resource(struct cli *c, int argc, char **argv)
 {
-    return with(c, argc, argv, res_help, res_run);
+    return cli_arm_with(c, argc, argv, res_help, res_run);
 }
 
 /* ---- network ---- */
@@ -391,5 +358,5 @@ cli_cmd_network(struct cli *c, int argc, char **argv)
         json_decref(body);
         return rc;
     }
-    return with(c, argc, argv, net_help, net_run);
+    return cli_arm_with(c, argc, argv, net_help, net_run);
 }

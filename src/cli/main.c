@@ -5,6 +5,9 @@
  */
 #include "cli.h"
 #include "cli_arm.h"
+#include "cli_deploy.h"
+#include "cli_node_create.h"
+#include "cli_provider.h"
 
 #include "common/tls.h"
 
@@ -34,14 +37,18 @@ static const struct {
         {"forward", cli_cmd_forward,
          "forward NODE LPORT:HOST:PORT       a local port to a "
          "service on the node"},
-        {"node", cli_cmd_node,
+        {"node", cli_cmd_node_any,
          "node revoke WS/CLUSTER/NODE         revoke a node's certificates "
-         "and drop its tunnel"},
+         "and drop its tunnel\n"
+         "  node create|delete|list --workspace WS -g GROUP [--count N] [--cluster C]\n"
+         "                                          VMs booted in a workspace's network"},
         {"subscription", cli_cmd_subscription,
          "subscription list|show|create       subscriptions (management API)"},
-        {"provider", cli_cmd_provider,
+        {"provider", cli_cmd_provider_any,
          "provider list|show|register|unregister NS\n"
-         "                                          resource provider registration"},
+         "                                          resource provider registration\n"
+         "  provider status|gc                      the local provider: what resources became, "
+         "leftovers"},
         {"group", cli_cmd_group,
          "group list|show|exists|create|update|delete\n"
          "                                          resource groups"},
@@ -57,6 +64,9 @@ static const struct {
          "resource show|list|put|delete ID      any ARM resource by id, with a JSON body"},
         {"operation", cli_cmd_operation,
          "operation show|wait URL             a long-running operation"},
+        {"deployment", cli_cmd_deployment,
+         "deployment create|validate|show|list|operations|cancel|delete|export\n"
+         "                                          ARM template deployments"},
 };
 
 static void

@@ -19,5 +19,9 @@ set(CTL_ARM_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/ctl_net_desired.c
   ${CMAKE_CURRENT_LIST_DIR}/ctl_net_nsg.c
   ${CMAKE_CURRENT_LIST_DIR}/ctl_net_refs.c
-  ${CMAKE_CURRENT_LIST_DIR}/ctl_store_arm.c)
+  ${CMAKE_CURRENT_LIST_DIR}/ctl_store_arm.c
+  ${CMAKE_CURRENT_LIST_DIR}/ctl_arm_deploy.c
+  ${CMAKE_CURRENT_LIST_DIR}/ctl_arm_deploy_doc.c
+  ${CMAKE_CURRENT_LIST_DIR}/ctl_arm_deploy_run.c
+  ${CMAKE_CURRENT_LIST_DIR}/ctl_store_deploy.c)
 target_sources(scc_control PRIVATE ${CTL_ARM_SOURCES})

@@ -30,6 +30,7 @@ struct ctl_store;
 struct scc_h2_stream;
 struct ctl_api;
 struct ctl_arm;
+struct ctl_wire;
 
 struct ctl_cfg {
     char *data_dir;
@@ -57,6 +58,14 @@ struct ctl_cfg {
     uint32_t lro_retry_after_s; /* Retry-After on operation responses; 0: none */
     char *workspace_domain;     /* workspaceUrl: adb-<id>.<shard>.<domain> */
     char *tenant_id;            /* reported in subscriptions */
+    /* the provider (ctl_wire.c): networks and VMs made real on this host */
+    char *provider;        /* "none", "auto", "netns" or "process" ("auto" is resolved at start) */
+    char *provider_prefix; /* names of namespaces, links and nft tables */
+    char *provider_agent;  /* scc-agent booted inside VMs */
+    bool provider_cleanup; /* remove everything of the prefix when sccd stops */
+    char *public_api_ip;   /* the control plane's addresses on the simulated internet */
+    char *public_relay_ip;
+    char *public_ip_range; /* "203.0.113.2-203.0.113.254": public IP resources */
 };
 
 struct ctl_paths {
@@ -93,6 +102,10 @@ struct ctl {
      * hook answered s. */
     bool (*admin_hook)(void *arg, struct scc_h2_stream *s);
     void *admin_hook_arg;
+    /* The provider's wiring (ctl_wire.c), NULL with --provider none; and a
+     * second API listener it asks for (the API's public address). */
+    struct ctl_wire *wire;
+    char api_also[64];
 };
 
 /* ctl_cfg.c */

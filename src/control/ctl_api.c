@@ -62,6 +62,8 @@ struct ctl_api {
     int fd;
     struct event *accept_ev;
     char bound[96];
+    int fd2; /* c->api_also: the API's public address (ctl_wire.c) */
+    struct event *accept_ev2;
     struct api_conn *conns;
     size_t nconns;
     uint64_t served;
@@ -423,6 +425,27 @@ tls_init(struct ctl_api *api)
     return 0;
 }
 
+/* A second address, same service: the provider's public API address. */
+static int
+listen_also(struct ctl_api *api)
+{
+    struct ctl *c = api->c;
+    char bound[96];
+    int rc;
+
+    if (c->api_also[0] == '\0')
+        return 0;
+    if ((rc = scc_sock_listen(c->api_also, 1024, &api->fd2, bound, sizeof(bound))) < 0) {
+        scc_log_error_rc(&c->log, rc, "cannot listen on the API's public address %s", c->api_also);
+        return rc;
+    }
+    api->accept_ev2 = event_new(c->base, api->fd2, EV_READ | EV_PERSIST, on_accept, api);
+    if (api->accept_ev2 == NULL || event_add(api->accept_ev2, NULL) != 0)
+        return SCC_ENOMEM;
+    scc_log_info(&c->log, "management API also listening on https://%s", bound);
+    return 0;
+}
+
 int
 ctl_api_start(struct ctl *c)
 {
@@ -433,6 +456,7 @@ ctl_api_start(struct ctl *c)
         return SCC_ENOMEM;
     api->c = c;
     api->fd = -1;
+    api->fd2 = -1;
     c->api = api;
     if ((rc = ctl_arm_start(c)) < 0 || (rc = tls_init(api)) < 0)
         return rc;
@@ -445,7 +469,7 @@ ctl_api_start(struct ctl *c)
     if (api->accept_ev == NULL || event_add(api->accept_ev, NULL) != 0)
         return SCC_ENOMEM;
     scc_log_info(&c->log, "management API listening on https://%s", api->bound);
-    return 0;
+    return listen_also(api);
 }
 
 void
@@ -459,6 +483,10 @@ ctl_api_stop(struct ctl *c)
         event_free(api->accept_ev);
     if (api->fd >= 0)
         close(api->fd);
+    if (api->accept_ev2)
+        event_free(api->accept_ev2);
+    if (api->fd2 >= 0)
+        close(api->fd2);
     for (struct api_conn *k = api->conns, *next; k; k = next) {
         next = k->next;
         if (k->bev)

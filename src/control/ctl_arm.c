@@ -4,7 +4,9 @@
  * resources are answered from the read cache without leaving the loop,
  * which is what makes thousands of GETs per second cheap.
  */
+#include "ctl_arm_deploy.h"
 #include "ctl_arm_int.h"
+#include "ctl_compute.h"
 
 #include "common/err.h"
 #include "common/json.h"
@@ -405,6 +407,7 @@ host_copy(struct arm_call *k, const char *host)
 static bool
 prepare(struct arm_call *k, const struct ctl_arm_req *req)
 {
+    char alias[CTL_ARM_PATH_MAX];
     int rc;
 
     host_copy(k, req->host);
@@ -414,7 +417,9 @@ prepare(struct arm_call *k, const struct ctl_arm_req *req)
         return false;
     }
     snprintf(k->method, sizeof(k->method), "%s", req->method);
-    if ((rc = ctl_arm_target_parse(req->path, &k->t)) < 0) {
+    if ((rc = ctl_arm_target_parse(
+                 arm_deploy_path_alias(req->path, alias, sizeof(alias)) ? alias : req->path,
+                 &k->t)) < 0) {
         arm_error(k, rc == SCC_ETOOBIG ? 414 : 400, "InvalidRequestUri",
                   "The request URI '%.200s' is not valid.", req->path);
         return false;
@@ -516,6 +521,12 @@ resource_route(struct arm_call *k)
         return;
     } else if (strcmp(ns, ARM_NS_NETWORK) == 0) {
         arm_net_route(k);
+        return;
+    } else if (strcmp(ns, ARM_NS_COMPUTE) == 0) {
+        arm_compute_route(k); /* VMs (ctl_compute.c) */
+        return;
+    } else if (strcmp(ns, ARM_NS_RESOURCES) == 0 && strcasecmp(k->t.types[0], "deployments") == 0) {
+        arm_deploy_route(k); /* template deployments (ctl_arm_deploy.c) */
         return;
     } else if (strcmp(k->method, "GET") == 0 && k->t.kind == CTL_ARM_T_RESOURCE) {
         arm_get_cached(k); /* what a managed resource group holds */
@@ -642,7 +653,9 @@ ctl_arm_start(struct ctl *c)
     c->admin_hook_arg = c;
     scc_log_info(&c->log, "ARM layer: %zu resources, default subscription %s",
                  scc_map_count(arm->cache), arm->default_sub);
-    return arm_lro_resume(c);
+    if ((rc = arm_lro_resume(c)) < 0)
+        return rc;
+    return arm_deploy_resume(c); /* after the resources' own operations */
 }
 
 static int
@@ -675,6 +688,7 @@ ctl_arm_stop(struct ctl *c)
     while (arm->inflight > 0)
         if (event_base_loop(c->base, EVLOOP_ONCE) != 0)
             break;
+    arm_deploy_stop(c);
     c->admin_hook = NULL;
     if (arm->cache)
         scc_map_each(arm->cache, free_entry, NULL);

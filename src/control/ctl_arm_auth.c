@@ -449,8 +449,8 @@ desired_job(void *arg)
 {
     struct admin_job *j = arg;
     /* The control plane's simulated public addresses (network-compat.md
-     * §5.3); the provider will be configured with the same. */
-    struct ctl_net_env env = {"198.51.100.10", "198.51.100.11", 443, 443};
+     * §5.3), as the provider is configured. */
+    struct ctl_net_env env = {j->c->cfg->public_api_ip, j->c->cfg->public_relay_ip, 443, 443};
 
     if (ctl_net_desired(j->c->store, &env, &j->reply) < 0) {
         admin_error(j, 503, "StoreError", "could not read the network resources");

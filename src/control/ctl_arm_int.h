@@ -87,6 +87,7 @@ struct arm_call {
     arm_job_fn job;
     void *ctx; /* handler data */
     void (*ctx_free)(void *ctx);
+    bool quiet; /* the provider's own status writes: no round for them (ctl_wire.h) */
 };
 
 /* ---- ctl_arm.c ---- */

@@ -8,6 +8,7 @@
  * moves through exactly the states the store went through.
  */
 #include "ctl_arm_int.h"
+#include "ctl_wire.h"
 
 #include "common/err.h"
 #include "common/mem.h"
@@ -75,18 +76,22 @@ job_done(void *arg)
 {
     struct arm_call *k = arg;
     struct arm_change *ch = k->changes, *rev = NULL;
+    bool provider = false;
 
     k->arm->inflight--;
     /* Recorded newest first; apply in write order. */
     while (ch) {
         struct arm_change *next = ch->next;
 
+        provider = provider || (!k->quiet && ctl_wire_concerns(ch->id_lc));
         ch->next = rev;
         rev = ch;
         ch = next;
     }
     k->changes = NULL;
     arm_cache_apply(k->arm, rev);
+    if (provider) /* committed: the provider makes the host follow */
+        ctl_wire_changed(k->c);
     if (k->run_op[0] && !k->arm->stopping)
         arm_lro_schedule(k->arm, k->run_op, true);
     arm_finish(k);

@@ -46,6 +46,10 @@ static const struct lro_kind {
         {"ws.put", arm_ws_put_step, arm_ws_fail, 3},
         {"ws.delete", arm_ws_del_step, arm_ws_fail, 2},
         {"rg.delete", arm_rg_del_step, arm_rg_del_fail, 1},
+        /* Node create and delete end when the provider has applied them
+         * (ctl_wire.c, ctl_compute_feed): no steps here. */
+        {"vm.create", NULL, NULL, 1},
+        {"vm.delete", NULL, NULL, 1},
 };
 
 static const struct lro_kind *
@@ -297,6 +301,12 @@ step_job(struct arm_call *k)
         return;
     }
     kd = kind_of(op.kind);
+    if (kd && kd->fn == NULL) { /* completed elsewhere; stays InProgress until then */
+        (void)arm_tx_end(k, 0);
+        ctl_arm_op_fini(&op);
+        k->resp.status = 200;
+        return;
+    }
     if ((rc = step_run(k, &op, kd)) >= 0 &&
         (rc = arm_tx_end(k, ctl_store_arm_op_put(k->c->store, &op))) == 0) {
         if (strcmp(op.status, "InProgress") != 0)

@@ -8,6 +8,7 @@
  * (locked_by set) refuses user writes at dispatch (ctl_arm.c).
  */
 #include "ctl_arm_int.h"
+#include "ctl_compute.h"
 
 #include "ctl_names.h"
 
@@ -231,6 +232,8 @@ delete_one(struct arm_call *k, const char *id, int rank)
     ctl_arm_row_fini(&r);
     if (rank == 0)
         return arm_ws_delete_now(k, id);
+    if (rank == 1) /* a node VM: its certificates are revoked with it */
+        return ctl_compute_vm_delete(k, id);
     if (rank >= 2 && rank <= 9)
         return arm_net_delete_now(k, id);
     return arm_row_del(k, id);

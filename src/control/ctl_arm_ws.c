@@ -17,6 +17,7 @@
  */
 #include "ctl_arm_ws.h"
 
+#include "ctl_compute.h"
 #include "ctl_names.h"
 #include "ctl_tmpl.h"
 
@@ -757,18 +758,21 @@ ws_delete_job(struct arm_call *k)
 /* ---- outboundNetworkDependenciesEndpoints (network-compat.md §5.3) ---- */
 
 static json_t *
-endpoints(void)
+endpoints(const struct ctl_cfg *cfg)
 {
+    char api[24], relay[24];
+
+    snprintf(api, sizeof(api), "%s/32", cfg->public_api_ip);
+    snprintf(relay, sizeof(relay), "%s/32", cfg->public_relay_ip);
     return json_pack("[{s:s, s:[{s:s, s:[{s:s, s:i}]}]}, {s:s, s:[{s:s, s:[{s:s, s:i}]}]},"
                      " {s:s, s:[{s:s, s:[{s:i}]}]}, {s:s, s:[{s:s, s:[{s:i}]}]},"
                      " {s:s, s:[{s:s, s:[{s:i}]}]}]",
                      "category", "Webapp", "endpoints", "domainName", "eastus.scc.localhost",
-                     "endpointDetails", "ipAddress", "198.51.100.10/32", "port", 443, "category",
-                     "SCC relay", "endpoints", "domainName", "tunnel.eastus.scc.localhost",
-                     "endpointDetails", "ipAddress", "198.51.100.11/32", "port", 443, "category",
-                     "Azure Storage", "endpoints", "domainName",
-                     "dbartifactsprodeastus.blob.core.windows.net", "endpointDetails", "port", 443,
-                     "category", "Azure My SQL", "endpoints", "domainName",
+                     "endpointDetails", "ipAddress", api, "port", 443, "category", "SCC relay",
+                     "endpoints", "domainName", "tunnel.eastus.scc.localhost", "endpointDetails",
+                     "ipAddress", relay, "port", 443, "category", "Azure Storage", "endpoints",
+                     "domainName", "dbartifactsprodeastus.blob.core.windows.net", "endpointDetails",
+                     "port", 443, "category", "Azure My SQL", "endpoints", "domainName",
                      "consolidated-eastus-prod-metastore.mysql.database.azure.com",
                      "endpointDetails", "port", 3306, "category", "Azure Servicebus", "endpoints",
                      "domainName", "prod-eastus-observabilityeventhubs.servicebus.windows.net",
@@ -782,6 +786,12 @@ ws_child(struct arm_call *k)
     const char *types[1] = {"workspaces"}, *names[1] = {k->t.names[0]};
 
     (void)ctl_arm_res_id(id, sizeof(id), k->t.sub, k->t.rg, ARM_NS_DATABRICKS, types, names, 1);
+    if (k->t.kind == CTL_ARM_T_CHILD_LIST && k->t.ntypes == 2 &&
+        (strcasecmp(k->t.types[1], "createNodes") == 0 ||
+         strcasecmp(k->t.types[1], "deleteNodes") == 0)) {
+        arm_compute_ws_action(k); /* nodes in the workspace's network (ctl_compute.c) */
+        return;
+    }
     if (k->t.kind != CTL_ARM_T_CHILD_LIST || k->t.ntypes != 2 ||
         strcasecmp(k->t.types[1], "outboundNetworkDependenciesEndpoints") != 0)
         arm_error(k, 404, "InvalidResourceType",
@@ -791,7 +801,7 @@ ws_child(struct arm_call *k)
     else if (arm_cache_get(k->arm, id) == NULL)
         arm_get_cached(k); /* the right 404 */
     else
-        arm_reply(k, 200, endpoints());
+        arm_reply(k, 200, endpoints(k->c->cfg));
     arm_finish(k);
 }
 

@@ -19,6 +19,7 @@
  * idempotent, so one re-run after a crash is harmless.
  */
 #include "ctl_arm_ws.h"
+#include "ctl_compute.h"
 
 #include "common/err.h"
 #include "common/json.h"
@@ -81,9 +82,19 @@ nsg_of(const json_t *subnet)
 }
 
 struct users {
-    const char *self;
+    const char *self, *mrg;
     char ws[CTL_ARM_ID_MAX], other[CTL_ARM_ID_MAX];
 };
+
+/* Whether id lies in resource group rg_id (the workspace's own nodes'
+ * NICs are in its managed resource group). */
+static bool
+in_group(const char *id, const char *rg_id)
+{
+    size_t n = rg_id ? strlen(rg_id) : 0;
+
+    return n && strncasecmp(id, rg_id, n) == 0 && id[n] == '/';
+}
 
 static int
 subnet_user(const char *owner, const char *kind, const char *src, const char *dst, void *arg)
@@ -91,6 +102,8 @@ subnet_user(const char *owner, const char *kind, const char *src, const char *ds
     struct users *u = arg;
 
     (void)dst;
+    if (strcmp(kind, NET_REF_NIC_SUBNET) == 0 && in_group(owner, u->mrg))
+        return 0;
     if (strcmp(kind, NET_REF_WS_SUBNET) == 0 && strcasecmp(owner, u->self) != 0)
         snprintf(u->ws, sizeof(u->ws), "%s", owner);
     else if (strcmp(kind, NET_REF_NIC_SUBNET) == 0 || strcmp(kind, NET_REF_FW_SUBNET) == 0)
@@ -138,7 +151,7 @@ subnet_check(struct arm_call *k, const char *ws_id, const json_t *s, const char 
              const struct ws_net *n)
 {
     const char *name = json_string_value(json_object_get(s, "name"));
-    struct users u = {ws_id, "", ""};
+    struct users u = {ws_id, n->mrg, "", ""};
     json_t *nsg, *want;
     bool clash;
 
@@ -592,21 +605,26 @@ ws_network_remove(struct arm_call *k, const char *ws_id, const json_t *body)
 /* ---- the steps ---- */
 
 static bool
-compute_idle(struct arm_call *k, const char *ws_id, bool to, struct ctl_arm_op *op)
+compute_idle(struct arm_call *k, const char *ws_id, const char *mrg, bool to, struct ctl_arm_op *op)
 {
     struct ctl_arm_compute c;
+    int64_t vms = 0;
 
     if (ctl_store_arm_compute_get(k->c->store, ws_id, &c) < 0)
         c.clusters = c.pools = c.warehouses = 0;
-    if (c.clusters + c.pools + c.warehouses == 0)
+    /* Running VMs (ctl_compute.c) are running compute too. */
+    if (mrg && ctl_compute_count(k->c->store, mrg, &vms) < 0)
+        vms = 0;
+    if (c.clusters + c.pools + c.warehouses + vms == 0)
         return true;
     arm_op_set_error(op, "WorkspaceUpdateFailed",
                      "Setting enableNoPublicIp to %s failed: compute is running in workspace "
-                     "%.200s (%lld cluster(s), %lld pool(s), %lld SQL warehouse(s)). Stop all "
-                     "clusters, pools and classic SQL warehouses, then redo the update; the "
-                     "workspace stays Failed until an update succeeds.",
+                     "%.200s (%lld cluster(s), %lld pool(s), %lld SQL warehouse(s), %lld node "
+                     "VM(s)). Stop all clusters, pools and classic SQL warehouses and delete the "
+                     "nodes, then redo the update; the workspace stays Failed until an update "
+                     "succeeds.",
                      to ? "true" : "false", ctl_arm_id_last(ws_id), (long long)c.clusters,
-                     (long long)c.pools, (long long)c.warehouses);
+                     (long long)c.pools, (long long)c.warehouses, (long long)vms);
     return false;
 }
 
@@ -621,7 +639,7 @@ put_step0(struct arm_call *k, struct ctl_arm_op *op, json_t *cur, json_t *desire
         return -1;
     /* The SCC upgrade (or its temporary rollback) needs every compute
      * resource stopped (secure-cluster-connectivity, "Step 1"). */
-    if (!create && n.scc != o.scc && !compute_idle(k, op->resource_id, n.scc, op))
+    if (!create && n.scc != o.scc && !compute_idle(k, op->resource_id, o.mrg, n.scc, op))
         return -1;
     if (create && ws_write(k, op->resource_id, cur, "Creating") < 0)
         return SCC_ESTORE;

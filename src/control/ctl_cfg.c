@@ -1,4 +1,5 @@
 #include "ctl.h"
+#include "ctl_wire.h"
 
 #include "common/err.h"
 #include "common/ident.h"
@@ -61,6 +62,22 @@ const struct scc_cfg_opt ctl_cfg_opts[] = {
             "domain of workspace URLs: adb-<workspaceId>.<shard>.<domain>"),
         OPT("tenant-id", SCC_CFG_STR, tenant_id, "00000000-0000-0000-0000-000000000001", 0, 0,
             "tenant GUID reported with subscriptions"),
+        OPT("provider", SCC_CFG_STR, provider, "none", 0, 0,
+            "make networks and VMs real: none, auto (netns as root, else process), netns "
+            "(namespaces, veths, nftables; root) or process (agents as plain processes)"),
+        OPT("provider-prefix", SCC_CFG_STR, provider_prefix, "scc", 0, 0,
+            "names of the provider's namespaces, links and nft tables ([a-z][a-z0-9]*, <= 11)"),
+        OPT("provider-agent", SCC_CFG_STR, provider_agent, NULL, 0, 0,
+            "scc-agent booted inside VMs (default: next to sccd)"),
+        OPT("provider-cleanup", SCC_CFG_BOOL, provider_cleanup, "false", 0, 0,
+            "on stop, remove every VM, namespace, link and rule of the prefix (else they keep "
+            "running and the next start adopts them)"),
+        OPT("public-api-ip", SCC_CFG_STR, public_api_ip, "198.51.100.10", 0, 0,
+            "the API's address on the simulated internet (netns provider; port 443)"),
+        OPT("public-relay-ip", SCC_CFG_STR, public_relay_ip, "198.51.100.11", 0, 0,
+            "the relay's address on the simulated internet (netns provider; port 443)"),
+        OPT("public-ip-range", SCC_CFG_STR, public_ip_range, "203.0.113.2-203.0.113.254", 0, 0,
+            "where public IP resources get their addresses (inside 203.0.113.2-254)"),
 };
 const size_t ctl_cfg_nopts = sizeof(ctl_cfg_opts) / sizeof(ctl_cfg_opts[0]);
 
@@ -86,6 +103,8 @@ ctl_cfg_check(const struct ctl_cfg *cfg, char *err, size_t cap)
         snprintf(err, cap, "--dead-after must be longer than --keepalive");
         return SCC_EINVAL;
     }
+    if (ctl_wire_cfg_check(cfg, err, cap) < 0)
+        return SCC_EINVAL;
     for (const char *p = cfg->relay_listen; scc_list_next(&p, item, sizeof(item));) {
         if (strcmp(item, cfg->api_listen) == 0) {
             snprintf(err, cap, "--relay-listen must differ from --api-listen");

@@ -390,14 +390,20 @@ static int
 alloc_public(struct arm_call *k, const char *owner, char ip[16])
 {
     struct ctl_store *st = k->c->store;
-    char who[CTL_ARM_ID_MAX];
+    const char *range = k->c->cfg->public_ip_range, *dash = strchr(range, '-');
+    char who[CTL_ARM_ID_MAX], first[16];
+    uint32_t lo, hi;
     int rc;
 
     if ((rc = ctl_store_arm_ip_get(st, PUBLIC_POOL, owner, ip, 16)) != SCC_ENOTFOUND)
         return rc;
-    /* 203.0.113.0/24 (TEST-NET-3): documentation space, never routed. */
-    for (uint32_t a = 1; a < 255; a++) {
-        ctl_net_ip_format((203u << 24) | (113u << 8) | a, ip);
+    /* --public-ip-range, inside 203.0.113.2-254 (TEST-NET-3: documentation
+     * space, never routed; .1 is the simulated internet's router). */
+    snprintf(first, sizeof(first), "%.*s", dash ? (int)(dash - range) : 0, range);
+    if (dash == NULL || ctl_net_ip_parse(first, &lo) < 0 || ctl_net_ip_parse(dash + 1, &hi) < 0)
+        return SCC_EINVAL; /* ctl_cfg_check refused it already */
+    for (uint32_t a = lo; a <= hi; a++) {
+        ctl_net_ip_format(a, ip);
         if ((rc = ctl_store_arm_ip_owner(st, PUBLIC_POOL, ip, who, sizeof(who))) == SCC_ENOTFOUND)
             return ctl_store_arm_ip_add(st, PUBLIC_POOL, ip, owner);
         if (rc < 0)
@@ -538,7 +544,7 @@ net_allocate(struct arm_call *k, const struct ctl_net_type *ty, json_t *body, co
     if (strcmp(ty->type, "publicIPAddresses") == 0) {
         if ((rc = alloc_public(k, id, ip)) == SCC_ETOOBIG)
             ctl_net_err_set(e, 400, "PublicIPCountLimitReached",
-                            "All 254 public addresses of 203.0.113.0/24 are in use.");
+                            "All public addresses of %s are in use.", k->c->cfg->public_ip_range);
         if (rc == 0)
             json_object_set_new(p, "ipAddress", json_string(ip));
         return rc;

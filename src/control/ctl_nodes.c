@@ -25,6 +25,7 @@
 #include "common/token.h"
 #include "common/worker.h"
 #include "ctl_store.h"
+#include "ctl_wire.h"
 #include "tunnel/h2.h"
 #include "tunnel/h2body.h"
 
@@ -564,6 +565,8 @@ ctl_nodes_admin_request(void *arg, struct scc_h2_stream *s)
                           json_pack("{s:s, s:s, s:s, s:s}", "version", SCC_VERSION, "trust_domain",
                                     c->cfg->trust_domain, "relay", c->cfg->relay_listen, "api",
                                     c->cfg->api_listen));
+    else if (ctl_wire_admin_request(c, s))
+        return; /* the provider's status and gc */
     else if (c->admin_hook && c->admin_hook(c->admin_hook_arg, s))
         return; /* the management API's routes (API tokens, ...) */
     else

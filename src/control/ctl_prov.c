@@ -30,8 +30,8 @@ find_tool(const char *name, char *out, size_t cap)
     return false;
 }
 
-static bool
-prefix_ok(const char *s)
+bool
+ctl_prov_prefix_is_valid(const char *s)
 {
     size_t n = s ? strlen(s) : 0;
 
@@ -107,7 +107,7 @@ choose(const struct ctl_prov_cfg *cfg, const struct ctl_prov_ops **ops, char *er
 static int
 fill(struct ctl_prov *p, const struct ctl_prov_cfg *cfg, char *err, size_t cap)
 {
-    if (!prefix_ok(cfg->prefix)) {
+    if (!ctl_prov_prefix_is_valid(cfg->prefix)) {
         snprintf(err, cap, "prefix must be [a-z][a-z0-9]*, at most %d characters",
                  CTL_PROV_PREFIX_MAX);
         return SCC_EINVAL;

@@ -53,6 +53,9 @@ struct ctl_prov_cfg {
 int ctl_prov_new(const struct ctl_prov_cfg *cfg, struct ctl_prov **out, char *err, size_t cap);
 void ctl_prov_free(struct ctl_prov *p);
 
+/* ctl_prov_prefix_is_valid - [a-z][a-z0-9]*, at most 11 characters. */
+bool ctl_prov_prefix_is_valid(const char *s);
+
 /* ctl_prov_kind - "netns" or "process". */
 const char *ctl_prov_kind(const struct ctl_prov *p);
 

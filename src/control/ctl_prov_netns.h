@@ -39,6 +39,9 @@
 #define NP_TABLE_LB     3000  /* + load balancer index */
 #define NP_TABLE_PUB    4000  /* instance public IPs, default outbound */
 
+/* The host's rules: replies to the simulated internet go by source (topo.c). */
+#define NP_HOST_RULE_PREF 2000
+
 struct ctl_np_ns {
     char name[CTL_PROV_NS_MAX]; /* "" for the host */
     const char *owner;          /* status id its failures go to */

@@ -135,10 +135,13 @@ remove_guard(const struct ctl_prov *p, json_t *removed)
     snprintf(nft, sizeof(nft), "delete table inet %s_host\n", p->prefix);
     if (ctl_prov_nft(p, NULL, nft, NULL, &ipe) == 0 && removed)
         json_array_append_new(removed, json_sprintf("nft table inet %s_host", p->prefix));
+    /* And the rules into the prefix's table (two, a few more if a crash
+     * ever added them twice; the rest fail quietly). */
     snprintf(ip, sizeof(ip),
              "route del unreachable 198.51.100.0/24 metric %u\n"
-             "route del unreachable 203.0.113.0/24 metric %u\n",
-             metric, metric);
+             "route del unreachable 203.0.113.0/24 metric %u\n"
+             "rule del lookup %u\nrule del lookup %u\nrule del lookup %u\nrule del lookup %u\n",
+             metric, metric, metric, metric, metric, metric);
     (void)ctl_prov_ip(p, NULL, ip, &ipe, NULL, 0);
     scc_buf_fini(&ipe);
 }

@@ -226,7 +226,14 @@ ctl_np_guard_metric(const char *prefix)
     return 3000 + h % 20000;
 }
 
-/* Every public address the document uses gets a /32 through our veth. */
+/* Every public address the document uses gets a /32 through our veth,
+ * onlink: the router's address (.1) is the same behind every prefix's
+ * veth, so the host cannot have one route to it.  Replies to the
+ * internet's router go by source instead: from the API's or the relay's
+ * address (unique to a prefix), through a table of the prefix's own
+ * (numbered like its guard metric) that knows the router is behind our
+ * veth.  So two providers on one host (tests in parallel) never answer
+ * into each other's internet. */
 static int
 host_public_routes(struct ctl_np_plan *pl, const char *dev, const char *via, const char *src)
 {
@@ -250,7 +257,7 @@ host_public_routes(struct ctl_np_plan *pl, const char *dev, const char *via, con
         rc = d ? ctl_prov_set_add(&pub, d, d) : 0;
     }
     if (rc == 0)
-        rc = ctl_np_routes(pl, pl->host, &pub, NULL, "via %s dev %s src %s", via, dev, src);
+        rc = ctl_np_routes(pl, pl->host, &pub, NULL, "via %s dev %s onlink src %s", via, dev, src);
     ctl_prov_set_fini(&pub);
     return rc;
 }
@@ -274,7 +281,12 @@ host_items(struct ctl_np_plan *pl, const char *dev)
         (rc = ctl_np_item(pl, pl->host, "ip addr replace %s/32 dev %s", relay, dev)) < 0 ||
         (rc = ctl_np_item(pl, pl->host, "ip link set dev %s up", dev)) < 0 ||
         (rc = ctl_np_item(pl, pl->host, "sysctl net/ipv6/conf/%s/disable_ipv6 1", dev)) < 0 ||
-        (rc = ctl_np_item(pl, pl->host, "ip route replace %s/32 dev %s", router, dev)) < 0)
+        (rc = ctl_np_item(pl, pl->host, "ip route replace %s/32 dev %s table %u", router, dev,
+                          metric)) < 0 ||
+        (rc = ctl_np_item(pl, pl->host, "ip rule add pref %d from %s/32 lookup %u",
+                          NP_HOST_RULE_PREF, api, metric)) < 0 ||
+        (rc = ctl_np_item(pl, pl->host, "ip rule add pref %d from %s/32 lookup %u",
+                          NP_HOST_RULE_PREF, relay, metric)) < 0)
         return rc;
     return host_public_routes(pl, dev, router, api);
 }

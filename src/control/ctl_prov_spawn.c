@@ -310,10 +310,11 @@ ctl_prov_agent_argv(const struct ctl_prov *p, const struct ctl_prov_vm *vm, cons
     ADD("%s", p->ca_file);
     ADD("--state-dir");
     ADD("%s/agent", dir);
-    if (vm->token) {
-        ADD("--join-token-file");
-        ADD("%s/join-token", dir);
-    }
+    /* Always, token or not: the command line (the process's fingerprint)
+     * must not change when the token goes after enrolment, or the agent
+     * would be restarted for nothing.  It reads the file only to enrol. */
+    ADD("--join-token-file");
+    ADD("%s/join-token", dir);
     if (legacy_listen) { /* the control plane connects in (agent --mode legacy) */
         ADD("--mode");
         ADD("legacy");

@@ -56,6 +56,25 @@ static const char *const migrations[] = {
         "CREATE TABLE arm_compute ("
         "  ws_lc TEXT PRIMARY KEY, clusters INTEGER NOT NULL, pools INTEGER NOT NULL,"
         "  warehouses INTEGER NOT NULL);",
+        /* 3: template deployments (ctl_store_deploy.c); a resource group's
+         * deployments go with its row. */
+        "CREATE TABLE arm_deployments ("
+        "  id_lc TEXT PRIMARY KEY, id TEXT NOT NULL, sub TEXT NOT NULL, rg_lc TEXT NOT NULL,"
+        "  rg_id TEXT NOT NULL, name TEXT NOT NULL, op_id TEXT NOT NULL, state TEXT NOT NULL,"
+        "  body TEXT NOT NULL, template TEXT NOT NULL, params TEXT, secure TEXT, run TEXT,"
+        "  created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL);"
+        "CREATE INDEX arm_deployments_rg ON arm_deployments(rg_lc, created_ms);"
+        "CREATE INDEX arm_deployments_active ON arm_deployments(state)"
+        "  WHERE state IN ('Accepted', 'Running');"
+        "CREATE TABLE arm_deployment_ops ("
+        "  dep_lc TEXT NOT NULL, idx INTEGER NOT NULL, op_id TEXT NOT NULL, state TEXT NOT NULL,"
+        "  poll TEXT, body TEXT NOT NULL, PRIMARY KEY (dep_lc, idx));"
+        "CREATE TRIGGER arm_deployments_rg_gone AFTER DELETE ON arm_resources"
+        "  WHEN old.type_lc = 'microsoft.resources/resourcegroups' BEGIN"
+        "  DELETE FROM arm_deployment_ops WHERE dep_lc IN"
+        "    (SELECT id_lc FROM arm_deployments WHERE rg_lc = old.id_lc);"
+        "  DELETE FROM arm_deployments WHERE rg_lc = old.id_lc;"
+        "  END;",
 };
 
 const char *

@@ -31,6 +31,12 @@ col_dup(sqlite3_stmt *stmt, int col, bool *ok)
     return s;
 }
 
+char *
+ctl_store_col_dup(sqlite3_stmt *stmt, int col, bool *ok)
+{
+    return col_dup(stmt, col, ok);
+}
+
 void
 ctl_arm_row_fini(struct ctl_arm_row *r)
 {

@@ -123,13 +123,33 @@ int ctl_tmpl_resource_eval(struct ctl_tmpl *t, size_t i, json_t **out, struct ct
  * ctl_tmpl_resource_order - a deployment order of the instances: order[k]
  * is an instance index, and every dependency comes before its dependents.
  * dependsOn entries may be full ids, "type/name" ids, plain names or copy
- * loop names, as ARM allows.  Among independent instances template order
+ * loop names, as ARM allows.  A reference() to another resource of the
+ * template whose argument needs no deployed state is an implicit
+ * dependency, as in ARM.  Among independent instances template order
  * is kept.  Also rejects two instances with the same id.
  * @order: caller array of ctl_tmpl_resource_count(t) entries.
  * Returns 0 or SCC_EINVAL (cycle, unknown or ambiguous dependency,
  * duplicate id), SCC_ETOOBIG, SCC_ENOMEM.
  */
 int ctl_tmpl_resource_order(struct ctl_tmpl *t, size_t *order, struct ctl_tmpl_error *err);
+
+/* What the graph knows of one instance; every pointer is borrowed from t. */
+struct ctl_tmpl_res_info {
+    const char *type; /* evaluated, e.g. "Microsoft.Network/virtualNetworks" */
+    const char *name;
+    const char *id;
+    const size_t *deps; /* the instances it waits for, explicit and implicit */
+    size_t ndeps;
+};
+
+/*
+ * ctl_tmpl_resource_info - type, name, id and dependencies of instance i
+ * (< count), as ctl_tmpl_resource_order counts them; needs no deployed
+ * state, so it works where evaluating the body would not.
+ * Returns 0 or like ctl_tmpl_resource_order (the graph is built once).
+ */
+int ctl_tmpl_resource_info(struct ctl_tmpl *t, size_t i, struct ctl_tmpl_res_info *out,
+                           struct ctl_tmpl_error *err);
 
 /*
  * ctl_tmpl_outputs_eval - evaluate the outputs section.

@@ -15,6 +15,7 @@
 #include "common/err.h"
 #include "common/json.h"
 #include "common/mem.h"
+#include "control/ctl_tmpl_fn.h"
 #include "control/ctl_tmpl_int.h"
 
 /* Evaluate def[key] to a non-empty string, owned in *out. */
@@ -240,8 +241,164 @@ dep_serial(const struct ctl_tmpl *t, const struct ctl_tmpl_inst *inst, struct de
         dep_add(d, l->first + j);
 }
 
+/* ---- implicit dependencies: reference() to a resource of the template ---- */
+
+/* Keys whose expressions cannot call reference() or are not evaluated. */
+static bool
+ref_skipped_key(const char *key)
+{
+    static const char *const skip[] = {"type", "apiVersion", "name",    "dependsOn",
+                                       "copy", "comments",   "metadata"};
+
+    for (size_t i = 0; i < sizeof(skip) / sizeof(skip[0]); i++) {
+        if (ctl_tmpl_key_is(key, skip[i]))
+            return true;
+    }
+    return false;
+}
+
+/* A cheap textual test, once per resource definition, so that only the
+ * instances of resources that may call reference() pay for a parse. */
+static bool
+mentions_reference(const json_t *v)
+{
+    const char *k, *s;
+    json_t *kid;
+    size_t i, n;
+
+    if (json_is_string(v)) {
+        s = json_string_value(v);
+        n = json_string_length(v);
+        if (!ctl_tmpl_is_expr(s, n))
+            return false;
+        for (i = 0; i + 9 <= n; i++) {
+            if (strncasecmp(s + i, "reference", 9) == 0)
+                return true;
+        }
+        return false;
+    }
+    json_object_foreach((json_t *)v, k, kid)
+    {
+        if (mentions_reference(kid))
+            return true;
+    }
+    json_array_foreach(v, i, kid)
+    {
+        if (mentions_reference(kid))
+            return true;
+    }
+    return false;
+}
+
+static bool
+def_mentions_reference(const json_t *def)
+{
+    const char *k;
+    json_t *v;
+
+    json_object_foreach((json_t *)def, k, v)
+    {
+        if (!ref_skipped_key(k) && mentions_reference(v))
+            return true;
+    }
+    return false;
+}
+
+/* Evaluate reference()'s first argument without deployed state, in a
+ * context of its own: an argument that needs deployed state (or fails)
+ * adds no dependency and records no error; evaluating the resource
+ * reports any real problem later, as ARM does. */
 static int
-inst_deps(struct ctl_tmpl_ctx *c, size_t k, struct depset *d)
+dep_reference_arg(struct ctl_tmpl_ctx *c, size_t self, const struct ctl_tmpl_node *arg,
+                  struct depset *d)
+{
+    struct ctl_tmpl_ctx sub;
+    json_t *v = NULL;
+    bool amb = false;
+    size_t k;
+    int rc;
+
+    ctl_tmpl_ctx_init(&sub, c->t, NULL);
+    sub.allow = CTL_TMPL_ALLOW_VARIABLES;
+    sub.iter = c->iter;
+    rc = ctl_tmpl_expr_eval(&sub, arg, &v);
+    if (rc == 0 && json_is_string(v) &&
+        (k = ctl_tmpl_res_find(c->t, json_string_value(v), &amb)) != SIZE_MAX && !amb && k != self)
+        dep_add(d, k);
+    json_decref(v);
+    if (rc == SCC_ENOMEM)
+        return ctl_tmpl_oom(c);
+    return ctl_tmpl_charge(c, 1 + sub.work);
+}
+
+static int
+dep_scan_node(struct ctl_tmpl_ctx *c, size_t self, const struct ctl_tmpl_node *n, struct depset *d)
+{
+    const struct ctl_tmpl_node *a;
+    int rc = 0;
+
+    if (n->kind == CTL_TMPL_N_CALL && n->fn != NULL && n->kid != NULL &&
+        ctl_tmpl_key_is(n->fn->name, "reference"))
+        rc = dep_reference_arg(c, self, n->kid, d);
+    if (n->kind == CTL_TMPL_N_CALL) {
+        for (a = n->kid; rc == 0 && a != NULL; a = a->next)
+            rc = dep_scan_node(c, self, a, d);
+    } else if (n->kind == CTL_TMPL_N_PROP || n->kind == CTL_TMPL_N_INDEX) {
+        rc = dep_scan_node(c, self, n->kid, d);
+        if (rc == 0 && n->idx != NULL)
+            rc = dep_scan_node(c, self, n->idx, d);
+    }
+    return rc;
+}
+
+static int
+dep_scan_value(struct ctl_tmpl_ctx *c, size_t self, const json_t *v, struct depset *d)
+{
+    struct ctl_tmpl_ast ast;
+    const char *k;
+    json_t *kid;
+    size_t i;
+    int rc = 0;
+
+    if (json_is_string(v) && ctl_tmpl_is_expr(json_string_value(v), json_string_length(v))) {
+        if ((rc = ctl_tmpl_expr_parse(c, json_string_value(v) + 1, json_string_length(v) - 2,
+                                      &ast)) < 0)
+            return rc;
+        rc = dep_scan_node(c, self, ast.root, d);
+        ctl_tmpl_expr_fini(&ast);
+        return rc;
+    }
+    json_object_foreach((json_t *)v, k, kid)
+    {
+        if ((rc = dep_scan_value(c, self, kid, d)) < 0)
+            return rc;
+    }
+    json_array_foreach(v, i, kid)
+    {
+        if ((rc = dep_scan_value(c, self, kid, d)) < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int
+dep_references(struct ctl_tmpl_ctx *c, size_t self, const struct ctl_tmpl_inst *inst,
+               struct depset *d)
+{
+    const char *k;
+    json_t *v;
+    int rc;
+
+    json_object_foreach((json_t *)inst->def, k, v)
+    {
+        if (!ref_skipped_key(k) && (rc = dep_scan_value(c, self, v, d)) < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int
+inst_deps(struct ctl_tmpl_ctx *c, size_t k, struct depset *d, bool refs)
 {
     struct ctl_tmpl_inst *inst = &c->t->insts[k];
     const json_t *deps = scc_json_iget(inst->def, "dependsOn");
@@ -255,6 +412,8 @@ inst_deps(struct ctl_tmpl_ctx *c, size_t k, struct depset *d)
     for (i = 0; rc == 0 && i < json_array_size(deps); i++)
         rc = dep_entry(c, k, json_array_get(deps, i), i, d);
     ctl_tmpl_path_restore(c, saved);
+    if (rc == 0 && refs)
+        rc = dep_references(c, k, inst, d);
     if (rc == 0)
         dep_serial(c->t, inst, d);
     for (i = 0; i < d->n; i++)
@@ -277,12 +436,20 @@ build_deps(struct ctl_tmpl_ctx *c)
     size_t n = c->t->ninsts;
     int rc = 0;
 
+    size_t res = SIZE_MAX;
+    bool refs = false;
+
     d.mark = scc_calloc(n + 1, sizeof(*d.mark));
     d.list = scc_calloc(n + 1, sizeof(*d.list));
     if (d.mark == NULL || d.list == NULL)
         rc = ctl_tmpl_oom(c);
-    for (size_t k = 0; rc == 0 && k < n; k++)
-        rc = inst_deps(c, k, &d);
+    for (size_t k = 0; rc == 0 && k < n; k++) {
+        if (c->t->insts[k].res != res) { /* the instances of one resource are adjacent */
+            res = c->t->insts[k].res;
+            refs = def_mentions_reference(c->t->insts[k].def);
+        }
+        rc = inst_deps(c, k, &d, refs);
+    }
     scc_free(d.mark);
     scc_free(d.list);
     return rc;
@@ -416,5 +583,22 @@ out:
     scc_free(r.off);
     scc_free(r.list);
     scc_free(pending);
+    return ctl_tmpl_ctx_done(&c, rc);
+}
+
+int
+ctl_tmpl_resource_info(struct ctl_tmpl *t, size_t i, struct ctl_tmpl_res_info *out,
+                       struct ctl_tmpl_error *err)
+{
+    struct ctl_tmpl_ctx c;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    ctl_tmpl_ctx_init(&c, t, err);
+    if (i >= t->ninsts)
+        rc = ctl_tmpl_fail(&c, SCC_EINVAL, "The resource index '%zu' is out of range.", i);
+    else if ((rc = ctl_tmpl_graph_build(&c)) == 0)
+        *out = (struct ctl_tmpl_res_info){t->insts[i].type, t->insts[i].name, t->insts[i].id,
+                                          t->insts[i].deps, t->insts[i].ndeps};
     return ctl_tmpl_ctx_done(&c, rc);
 }

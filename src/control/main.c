@@ -10,6 +10,7 @@
 #include "ctl.h"
 #include "ctl_api.h"
 #include "ctl_store.h"
+#include "ctl_wire.h"
 
 #include "common/err.h"
 #include "common/file.h"
@@ -84,6 +85,8 @@ write_endpoints(struct sccd *d)
     o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "role", cfg->role, "relay", first,
                   "relays", all, "api", cfg->api_listen, "metrics", relay_metrics_bound(d->relay),
                   "admin_socket", cfg->admin_socket, "ca", d->ctl.paths.ca_crt);
+    if (o)
+        ctl_wire_endpoints(&d->ctl, o); /* the provider, the public addresses */
     text = o ? json_dumps(o, JSON_INDENT(2)) : NULL;
     rc = text ? scc_file_write_atomic(d->ctl.paths.endpoints, text, strlen(text), 0644)
               : SCC_ENOMEM;
@@ -170,10 +173,13 @@ sccd_start(struct sccd *d)
     }
     if (strcmp(c->cfg->role, "all") == 0 && (rc = ctl_admin_token_init(c)) < 0)
         return rc;
-    if ((rc = ctl_nodes_start(c)) < 0 || (rc = start_relay(d)) < 0)
+    /* The provider first: its public addresses must exist before the
+     * relay and the API bind them. */
+    if ((rc = ctl_nodes_start(c)) < 0 || (rc = ctl_wire_start(c)) < 0 || (rc = start_relay(d)) < 0)
         return rc;
     if (strcmp(c->cfg->role, "all") == 0 && (rc = ctl_api_start(c)) < 0)
         return rc;
+    ctl_wire_run(c, relay_bound(d->relay));
     c->disconnect = disconnect_node;
     c->disconnect_arg = d;
     if ((rc = write_endpoints(d)) < 0)
@@ -186,7 +192,9 @@ sccd_stop(struct sccd *d)
 {
     struct ctl *c = &d->ctl;
 
+    ctl_wire_stop(c); /* a round in flight still writes through the ARM layer */
     ctl_api_stop(c);
+    ctl_wire_free(c);
     if (d->relay) {
         relay_free(d->relay);
         d->relay = NULL;
@@ -224,7 +232,8 @@ parse_args(struct ctl_cfg *cfg, int argc, char **argv)
     }
     if (scc_cfg_parse(ctl_cfg_opts, ctl_cfg_nopts, cfg, argc, argv, NULL, NULL, err, sizeof(err)) <
                 0 ||
-        ctl_cfg_check(cfg, err, sizeof(err)) < 0) {
+        ctl_cfg_check(cfg, err, sizeof(err)) < 0 ||
+        ctl_wire_cfg_resolve(cfg, err, sizeof(err)) < 0) {
         fprintf(stderr, "sccd: %s\n", err);
         return SCC_EINVAL;
     }

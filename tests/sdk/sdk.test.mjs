@@ -113,3 +113,61 @@ test("modular client (arm-databricks 4.0.0, api-version 2026-01-01)", { skip: ma
   await assert.rejects(dbx.workspaces.get("sdk-rg4", "sdk-ws4"), (e) => e.statusCode === 404);
   await res.resourceGroups.beginDeleteAndWait("sdk-rg4", lro);
 });
+
+test("HLC client: template deployment of the seed's NPIP template (arm-resources 6.1.0)", async () => {
+  const res = new ResourceManagementClient(credential, sub, options);
+  const dbx = new AzureDatabricksManagementClient(credential, sub, options);
+  const template = JSON.parse(fs.readFileSync(new URL("../fixtures/upgrade-npip-template.json", import.meta.url)));
+  await res.providers.register("Microsoft.ManagedIdentity");
+  await res.resourceGroups.createOrUpdate("sdk-dep", { location: "eastus" });
+
+  const deployment = {
+    properties: { mode: "Incremental", template, parameters: { workspaceName: { value: "sdk-dep-ws" } } },
+  };
+  const valid = await res.deployments.beginValidateAndWait("sdk-dep", "npip", deployment, lro);
+  assert.equal(valid.properties.provisioningState, "Succeeded");
+  assert.equal(valid.properties.validatedResources.length, 1);
+
+  const done = await res.deployments.beginCreateOrUpdateAndWait("sdk-dep", "npip", deployment, lro);
+  assert.equal(done.properties.provisioningState, "Succeeded");
+  assert.equal(done.properties.mode, "Incremental");
+  assert.ok(done.properties.timestamp instanceof Date);
+  assert.equal(done.properties.parameters.enableNoPublicIp.value, true);
+  assert.equal(done.properties.outputResources[0].id,
+    `/subscriptions/${sub}/resourceGroups/sdk-dep/providers/Microsoft.Databricks/workspaces/sdk-dep-ws`);
+  const ws = await dbx.workspaces.get("sdk-dep", "sdk-dep-ws");
+  assert.equal(ws.provisioningState, "Succeeded");
+  assert.match(ws.managedResourceGroupId, /\/resourceGroups\/databricks-rg-sdk-dep-ws-[a-z2-7]{13}$/);
+
+  assert.equal((await res.deployments.get("sdk-dep", "npip")).properties.provisioningState, "Succeeded");
+  assert.equal((await res.deployments.checkExistence("sdk-dep", "npip")).body, true);
+  assert.equal((await res.deployments.checkExistence("sdk-dep", "nope")).body, false);
+  assert.deepEqual(await names(res.deployments.listByResourceGroup("sdk-dep")), ["npip"]);
+  const ops = [];
+  for await (const op of res.deploymentOperations.list("sdk-dep", "npip")) ops.push(op);
+  assert.equal(ops.length, 1);
+  assert.equal(ops[0].properties.provisioningState, "Succeeded");
+  assert.equal(ops[0].properties.targetResource.resourceName, "sdk-dep-ws");
+  const exported = await res.deployments.exportTemplate("sdk-dep", "npip");
+  assert.deepEqual(exported.template, template);
+
+  // Bad input is refused before anything runs, with ARM's code.
+  const bad = { properties: { ...deployment.properties,
+    parameters: { workspaceName: { value: "x-ws" }, pricingTier: { value: "gold" } } } };
+  await assert.rejects(res.deployments.beginCreateOrUpdateAndWait("sdk-dep", "bad", bad, lro),
+    (e) => e.statusCode === 400 && e.code === "InvalidTemplate" && /gold/.test(e.message));
+  await assert.rejects(res.deployments.beginValidateAndWait("sdk-dep", "bad", bad, lro),
+    (e) => e.statusCode === 400 && e.code === "InvalidTemplate");
+  // A failing resource fails the long-running operation with DeploymentFailed.
+  const failing = { properties: { mode: "Incremental", template: {
+    $schema: template.$schema, contentVersion: "1.0.0.0",
+    resources: [{ type: "Microsoft.Network/virtualNetworks", apiVersion: "2024-07-01", name: "bad-net",
+      location: "eastus", properties: { addressSpace: { addressPrefixes: ["10.0.0.0/99"] } } }] } } };
+  await assert.rejects(res.deployments.beginCreateOrUpdateAndWait("sdk-dep", "fails", failing, lro),
+    (e) => /DeploymentFailed/.test(e.message));
+
+  await res.deployments.beginDeleteAndWait("sdk-dep", "npip", lro);
+  assert.equal((await res.deployments.checkExistence("sdk-dep", "npip")).body, false);
+  await dbx.workspaces.beginDeleteAndWait("sdk-dep", "sdk-dep-ws", lro);
+  await res.resourceGroups.beginDeleteAndWait("sdk-dep", lro);
+});

@@ -2,6 +2,7 @@
  * parameters, variables, resources, ordering, outputs, limits, and the
  * target NPIP template (arm-compat.md §1.7, §4.5, §4.7). */
 #include "test.h"
+#include "test_json.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -32,25 +33,6 @@ static struct ctl_tmpl_scope scope = {
         .reference = NULL,
         .reference_arg = NULL,
 };
-
-static json_t *
-J(const char *text)
-{
-    char *d = strdup(text);
-    json_error_t e;
-    json_t *v;
-
-    for (char *p = d; *p != '\0'; p++) {
-        if (*p == '`')
-            *p = '"';
-    }
-    v = json_loads(d, JSON_DECODE_ANY, &e);
-    if (v == NULL)
-        fprintf(stderr, "bad test JSON: %s: %s\n", e.text, d);
-    assert_non_null(v);
-    free(d);
-    return v;
-}
 
 static json_t *
 fixture(void)
@@ -997,6 +979,63 @@ test_reference_unavailable_or_missing(void **state)
     ctl_tmpl_free(t);
 }
 
+/* reference() to a template resource orders it first, without dependsOn,
+ * as in ARM; arguments needing deployed state or naming nothing add none. */
+static void
+test_reference_is_an_implicit_dependency(void **state)
+{
+    struct ctl_tmpl_res_info info;
+    struct ctl_tmpl_error err;
+    struct ctl_tmpl *t;
+    size_t order[4];
+    json_t *r;
+
+    (void)state;
+    t = load_ok(J("{" HDR "`variables`: {`b`: `bee`}, `resources`: ["
+                  " {`type`: `A.B/c`, `apiVersion`: `1`, `name`: `a`,"
+                  "  `properties`: {`x`: [`[reference(variables('b')).v]`]}},"
+                  " {`type`: `A.B/c`, `apiVersion`: `1`, `name`: `d`,"
+                  "  `condition`: `[equals(reference(resourceId('A.B/c', 'a')).v, 1)]`,"
+                  "  `properties`: {`y`: `[reference(reference('a').other).v]`}},"
+                  " {`type`: `A.B/c`, `apiVersion`: `1`, `name`: `bee`,"
+                  "  `comments`: `[reference('d')]`},"
+                  " {`type`: `A.B/c`, `apiVersion`: `1`, `name`: `e`,"
+                  "  `properties`: {`z`: `[reference('/subscriptions/x/other').v]`}}]}"),
+                NULL);
+    assert_int_equal(ctl_tmpl_resource_order(t, order, &err), 0);
+    /* bee (2) before a (0) before d (1); e (3) depends on nothing. */
+    assert_int_equal(order[0], 2);
+    assert_int_equal(order[1], 0);
+    assert_int_equal(order[2], 1);
+    assert_int_equal(order[3], 3);
+    assert_int_equal(ctl_tmpl_resource_info(t, 1, &info, &err), 0);
+    assert_int_equal(info.ndeps, 1);
+    assert_int_equal(info.deps[0], 0);
+    assert_string_equal(info.type, "A.B/c");
+    assert_string_equal(info.name, "d");
+    assert_string_equal(info.id, RGID "/providers/A.B/c/d");
+    assert_int_equal(ctl_tmpl_resource_info(t, 2, &info, &err), 0);
+    assert_int_equal(info.ndeps, 0); /* comments are never evaluated */
+    assert_int_equal(ctl_tmpl_resource_info(t, 3, &info, &err), 0);
+    assert_int_equal(info.ndeps, 0);
+    assert_int_equal(ctl_tmpl_resource_info(t, 4, &info, &err), SCC_EINVAL);
+    assert_null(info.id);
+    r = eval_res(t, 2);
+    assert_json(json_object_get(r, "dependsOn"), "[]");
+    json_decref(r);
+    ctl_tmpl_free(t);
+    /* Two resources referencing each other are a cycle. */
+    t = load_ok(J("{" HDR "`resources`: ["
+                  " {`type`: `A.B/c`, `apiVersion`: `1`, `name`: `p`,"
+                  "  `properties`: {`v`: `[reference('q').v]`}},"
+                  " {`type`: `A.B/c`, `apiVersion`: `1`, `name`: `q`,"
+                  "  `properties`: {`v`: `[reference('p').v]`}}]}"),
+                NULL);
+    assert_int_equal(ctl_tmpl_resource_order(t, order, &err), SCC_EINVAL);
+    assert_non_null(strstr(err.message, "Circular dependency"));
+    ctl_tmpl_free(t);
+}
+
 /* --- outputs -------------------------------------------------------------- */
 
 static void
@@ -1319,6 +1358,7 @@ main(void)
             cmocka_unit_test(test_resources_property_copy_expands),
             cmocka_unit_test(test_reference_reads_deployed_state_through_callback),
             cmocka_unit_test(test_reference_unavailable_or_missing),
+            cmocka_unit_test(test_reference_is_an_implicit_dependency),
             cmocka_unit_test(test_outputs_types_conditions_copy_and_secure),
             cmocka_unit_test(test_limits_ten_megabyte_template_is_rejected_cheaply),
             cmocka_unit_test(test_limits_counts),
