@@ -91,6 +91,7 @@ struct ctl {
     struct scc_map *revoked; /* serial -> non-NULL; loop thread */
     int64_t revoked_checked_ms;
     bool revoke_refreshing;
+    int64_t tokens_purged_ms; /* last purge of expired join tokens (ctl_nodes.c) */
     struct event *revoke_timer;
     /* Set by main: drop a node's tunnel (the relay's business). */
     void (*disconnect)(void *arg, const struct scc_ident *id);

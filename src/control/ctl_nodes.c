@@ -40,6 +40,10 @@
 #define ENROLL_MAX        (16u << 10)
 #define ADMIN_BODY_MAX    (16u << 10)
 #define REVOKE_REFRESH_MS 2000
+/* Expired join tokens are forgotten an hour after they expire, checked
+ * hourly, so that minting tokens (every VM boot mints one) never grows
+ * the store without limit. */
+#define TOKEN_PURGE_MS (3600 * 1000)
 
 /* ---- enrolment (worker thread) ---- */
 
@@ -293,6 +297,8 @@ struct refresh_job {
     int64_t since, started;
     char **serials;
     size_t n, cap;
+    bool purge; /* also forget expired join tokens (TOKEN_PURGE_MS) */
+    int purged;
 };
 
 static void
@@ -319,6 +325,9 @@ refresh_job(void *arg)
     struct refresh_job *j = arg;
 
     (void)ctl_store_revoked_each(j->c->store, j->since, collect_serial, j);
+    if (j->purge &&
+        ctl_store_join_tokens_purge(j->c->store, j->started - TOKEN_PURGE_MS, &j->purged) < 0)
+        j->purge = false;
 }
 
 static void
@@ -335,6 +344,11 @@ refresh_done(void *arg)
      * while we read is picked up next time, never missed. */
     c->revoked_checked_ms = j->started - 1000;
     c->revoke_refreshing = false;
+    if (j->purge) {
+        c->tokens_purged_ms = j->started;
+        if (j->purged > 0)
+            scc_log_info(&c->log, "forgot %d join tokens expired over an hour ago", j->purged);
+    }
     scc_free(j->serials);
     scc_free(j);
 }
@@ -349,6 +363,7 @@ refresh_revocations(struct ctl *c)
     j->c = c;
     j->since = c->revoked_checked_ms;
     j->started = (int64_t)scc_time_wall_ms();
+    j->purge = j->started - c->tokens_purged_ms >= TOKEN_PURGE_MS;
     c->revoke_refreshing = true;
     if (scc_worker_submit(c->worker, refresh_job, refresh_done, j) < 0) {
         c->revoke_refreshing = false;

@@ -56,6 +56,10 @@ int ctl_store_join_token_use(struct ctl_store *st, const char *id, int64_t now_m
 /* ctl_store_join_token_cert - the certificate issued on redemption (retries
  * with the same key get it again).  Returns an owned string or NULL. */
 char *ctl_store_join_token_cert(struct ctl_store *st, const char *id);
+/* ctl_store_join_tokens_purge - forget tokens that expired before
+ * before_ms, used or not: they can no longer be redeemed, and a retried
+ * enrolment cannot outlive them.  *n: how many went. */
+int ctl_store_join_tokens_purge(struct ctl_store *st, int64_t before_ms, int *n);
 
 int ctl_store_cert_add(struct ctl_store *st, const char *serial, const struct scc_ident *id,
                        int64_t issued_ms, int64_t expires_ms);

@@ -87,6 +87,21 @@ ctl_store_join_token_use(struct ctl_store *st, const char *id, int64_t now_ms, c
     return sqlite3_changes(st->db) == 1 ? 0 : SCC_EUSED;
 }
 
+int
+ctl_store_join_tokens_purge(struct ctl_store *st, int64_t before_ms, int *n)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc;
+
+    *n = 0;
+    if ((rc = ctl_store_prepare(st, "DELETE FROM join_tokens WHERE expires_ms < ?", &stmt)) < 0)
+        return rc;
+    sqlite3_bind_int64(stmt, 1, before_ms);
+    if ((rc = ctl_store_run(st, stmt)) == 0)
+        *n = sqlite3_changes(st->db);
+    return rc;
+}
+
 char *
 ctl_store_join_token_cert(struct ctl_store *st, const char *id)
 {

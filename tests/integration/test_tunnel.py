@@ -118,6 +118,27 @@ class TunnelTest(SccTest):
         a.wait_log("join token refused", 10)
         self.assertIn("expired", a.text())
 
+    def test_join_tokens_expired_over_an_hour_ago_are_forgotten(self):
+        import sqlite3
+        d = self.sccd()
+        used = self.token(d, node="n1")
+        self.agent(d, used)
+        self.token(d, node="n2")  # never used
+        fresh = self.token(d, node="n3")
+        d.stop()
+        db = sqlite3.connect(os.path.join(d.data, "scc.db"))
+        old = int(time.time() * 1000) - 2 * 3600 * 1000
+        db.execute("UPDATE join_tokens SET expires_ms = ? WHERE node IN ('n1', 'n2')", (old,))
+        db.commit()
+        db.close()
+        d2 = self.sccd(name="sccd2")
+        d2.wait_log("forgot 2 join tokens expired over an hour ago", 10)
+        db = sqlite3.connect(os.path.join(d.data, "scc.db"))
+        left = [r[0] for r in db.execute("SELECT node FROM join_tokens")]
+        db.close()
+        self.assertEqual(left, ["n3"])
+        self.agent(d2, fresh, name="fresh")
+
     def test_join_token_only_for_its_node(self):
         d = self.sccd()
         t = self.token(d, node="n1")
