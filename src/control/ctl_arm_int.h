@@ -88,6 +88,7 @@ struct arm_call {
     void *ctx; /* handler data */
     void (*ctx_free)(void *ctx);
     bool quiet; /* the provider's own status writes: no round for them (ctl_wire.h) */
+    bool round; /* ask the provider for a round once committed, whatever changed */
 };
 
 /* ---- ctl_arm.c ---- */

@@ -89,6 +89,7 @@ job_done(void *arg)
         ch = next;
     }
     k->changes = NULL;
+    provider = provider || k->round;
     arm_cache_apply(k->arm, rev);
     if (provider) /* committed: the provider makes the host follow */
         ctl_wire_changed(k->c);

@@ -19,6 +19,7 @@
  * (a PUT: the resource) or 204 (a DELETE), and never 404 for a known id.
  */
 #include "ctl_arm_int.h"
+#include "ctl_compute.h"
 
 #include "common/err.h"
 #include "common/mem.h"
@@ -50,6 +51,7 @@ static const struct lro_kind {
          * (ctl_wire.c, ctl_compute_feed): no steps here. */
         {"vm.create", NULL, NULL, 1},
         {"vm.delete", NULL, NULL, 1},
+        {"ws.delete.wait", NULL, NULL, 3}, /* after ws.delete's two steps */
 };
 
 static const struct lro_kind *
@@ -283,6 +285,24 @@ step_fail(struct arm_call *k, struct ctl_arm_op *op, const struct lro_kind *kd, 
     json_decref(payload);
 }
 
+/* An operation the provider's rounds complete, found by an sccd that now
+ * runs without a provider (it restarted with --provider none): nothing
+ * else would end it.  Deletes are done (their rows are gone); creates
+ * fail, saying why. */
+static int
+end_without_provider(struct arm_call *k, struct ctl_arm_op *op)
+{
+    if (strcmp(op->kind, CTL_COMPUTE_OP_NEW) == 0)
+        arm_op_set_error(op, "ProviderNotConfigured",
+                         "sccd restarted without a provider (--provider none), so these nodes "
+                         "cannot be booted.");
+    snprintf(op->status, sizeof(op->status), "%s", op->error_code[0] ? "Failed" : "Succeeded");
+    op->end_ms = k->now_ms;
+    scc_log_info(&k->c->log, "operation %s %s %s: %s without a provider", op->id, op->kind,
+                 op->resource_id, op->status);
+    return ctl_store_arm_op_put(k->c->store, op);
+}
+
 static void
 step_job(struct arm_call *k)
 {
@@ -302,7 +322,7 @@ step_job(struct arm_call *k)
     }
     kd = kind_of(op.kind);
     if (kd && kd->fn == NULL) { /* completed elsewhere; stays InProgress until then */
-        (void)arm_tx_end(k, 0);
+        (void)arm_tx_end(k, k->c->wire ? 0 : end_without_provider(k, &op));
         ctl_arm_op_fini(&op);
         k->resp.status = 200;
         return;

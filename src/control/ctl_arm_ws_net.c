@@ -20,6 +20,7 @@
  */
 #include "ctl_arm_ws.h"
 #include "ctl_compute.h"
+#include "ctl_wire.h"
 
 #include "common/err.h"
 #include "common/json.h"
@@ -706,10 +707,17 @@ arm_ws_del_step(struct arm_call *k, struct ctl_arm_op *op, json_t *payload)
     (void)payload;
     if (body == NULL)
         return 0;
-    if (op->step == 0)
+    if (op->step == 0) {
         rc = ws_network_remove(k, op->resource_id, body) < 0 ? SCC_ESTORE : 1;
-    else
-        rc = arm_row_del(k, op->resource_id) < 0 ? SCC_ESTORE : 0;
+    } else if ((rc = arm_row_del(k, op->resource_id) < 0 ? SCC_ESTORE : 0) == 0 && k->c->wire) {
+        /* Gone from the store; with a provider, the delete ends only when
+         * a round has removed the namespaces and agents it made for the
+         * workspace, as an ARM delete ends when the resources are gone. */
+        snprintf(op->kind, sizeof(op->kind), "%s", CTL_COMPUTE_OP_WS_DEL);
+        ctl_wire_op_created(k->c, op->id);
+        k->round = true;
+        rc = 1;
+    }
     json_decref(body);
     return rc;
 }

@@ -30,12 +30,15 @@
 
 #include "ctl_net_int.h"
 
-#define CTL_COMPUTE_T_VM     "Microsoft.Compute/virtualMachines"
-#define CTL_COMPUTE_MAX_NEW  100 /* nodes per createNodes */
-#define CTL_COMPUTE_OP_NEW   "vm.create"
-#define CTL_COMPUTE_OP_DEL   "vm.delete"
-#define CTL_COMPUTE_TAG_NODE "scc-node" /* ws/cluster/node */
-#define CTL_COMPUTE_TAG_MODE "scc-mode" /* "scc" or "legacy" */
+#define CTL_COMPUTE_T_VM    "Microsoft.Compute/virtualMachines"
+#define CTL_COMPUTE_MAX_NEW 100 /* nodes per createNodes */
+#define CTL_COMPUTE_OP_NEW  "vm.create"
+#define CTL_COMPUTE_OP_DEL  "vm.delete"
+/* A workspace delete whose rows are gone, until the provider has removed
+ * what it made for it (ctl_arm_ws_net.c). */
+#define CTL_COMPUTE_OP_WS_DEL "ws.delete.wait"
+#define CTL_COMPUTE_TAG_NODE  "scc-node" /* ws/cluster/node */
+#define CTL_COMPUTE_TAG_MODE  "scc-mode" /* "scc" or "legacy" */
 
 /* arm_compute_ws_action - POST .../workspaces/{ws}/createNodes|deleteNodes. */
 void arm_compute_ws_action(struct arm_call *k);

@@ -183,7 +183,8 @@ collect_op(const struct ctl_arm_op *op, void *arg)
 {
     struct pending *p = arg;
 
-    if ((strcmp(op->kind, CTL_COMPUTE_OP_NEW) == 0 || strcmp(op->kind, CTL_COMPUTE_OP_DEL) == 0) &&
+    if ((strcmp(op->kind, CTL_COMPUTE_OP_NEW) == 0 || strcmp(op->kind, CTL_COMPUTE_OP_DEL) == 0 ||
+         strcmp(op->kind, CTL_COMPUTE_OP_WS_DEL) == 0) &&
         json_object_get(p->awaiting, op->id) == NULL)
         return json_array_append_new(p->ids, json_string(op->id)) ? SCC_ENOMEM : 0;
     return 0;
