@@ -47,11 +47,12 @@ static const struct lro_kind {
         {"ws.put", arm_ws_put_step, arm_ws_fail, 3},
         {"ws.delete", arm_ws_del_step, arm_ws_fail, 2},
         {"rg.delete", arm_rg_del_step, arm_rg_del_fail, 1},
-        /* Node create and delete end when the provider has applied them
-         * (ctl_wire.c, ctl_compute_feed): no steps here. */
-        {"vm.create", NULL, NULL, 1},
-        {"vm.delete", NULL, NULL, 1},
-        {"ws.delete.wait", NULL, NULL, 3}, /* after ws.delete's two steps */
+        /* Node create and delete, and a workspace delete after its two
+         * steps, end when the provider has applied them (ctl_wire.c,
+         * ctl_compute_feed.c): no steps here. */
+        {CTL_COMPUTE_OP_NEW, NULL, NULL, 1},
+        {CTL_COMPUTE_OP_DEL, NULL, NULL, 1},
+        {CTL_COMPUTE_OP_WS_DEL, NULL, NULL, 3},
 };
 
 static const struct lro_kind *
