@@ -186,7 +186,9 @@ dispatch(struct api_conn *k)
                               .host = k->req.host ? k->req.host : k->api->bound,
                               .body = (const char *)k->body.data,
                               .body_len = k->body.len,
-                              .who = &who};
+                              .who = &who,
+                              .if_match = k->req.if_match,
+                              .if_none_match = k->req.if_none_match};
 
     k->state = C_BUSY;
     bufferevent_disable(k->bev, EV_READ);

@@ -146,6 +146,10 @@ header(char *name, char *v, struct ctl_http_req *r, const char **why)
         r->content_type = v;
     } else if (strcasecmp(name, "x-ms-client-request-id") == 0) {
         r->client_request_id = v;
+    } else if (strcasecmp(name, "if-match") == 0) {
+        r->if_match = v;
+    } else if (strcasecmp(name, "if-none-match") == 0) {
+        r->if_none_match = v;
     }
     return 0;
 }

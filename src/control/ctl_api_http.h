@@ -33,6 +33,7 @@ struct ctl_http_req {
     bool expect_continue;
     int64_t content_length; /* -1 when absent */
     const char *host, *authorization, *content_type, *client_request_id;
+    const char *if_match, *if_none_match; /* conditional writes (ARM etags) */
     char *head; /* owned copy of the head; the pointers above point into it */
 };
 

@@ -391,6 +391,51 @@ parse_body(struct arm_call *k, const struct ctl_arm_req *req)
 }
 
 static void
+cond_copy(char *out, size_t cap, const char *v)
+{
+    if (v == NULL)
+        out[0] = '\0';
+    else if ((size_t)snprintf(out, cap, "%s", v) >= cap)
+        snprintf(out, cap, "\n");
+}
+
+/* Whether the comma-separated list of etags has etag, or is "*". */
+static bool
+etag_listed(const char *list, const char *etag)
+{
+    size_t n = etag ? strlen(etag) : 0;
+
+    for (const char *p = list; *p;) {
+        size_t len;
+
+        p += strspn(p, " \t,");
+        len = strcspn(p, ",");
+        while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+            len--;
+        if ((len == 1 && p[0] == '*') || (n > 0 && len == n && strncmp(p, etag, n) == 0))
+            return true;
+        p += strcspn(p, ",");
+    }
+    return false;
+}
+
+bool
+arm_precondition(struct arm_call *k, const json_t *body)
+{
+    const char *etag = json_string_value(json_object_get(body, "etag"));
+    bool ok = true;
+
+    if (k->if_match[0] != '\0')
+        ok = body != NULL && etag_listed(k->if_match, etag);
+    if (ok && k->if_none_match[0] != '\0' && body != NULL)
+        ok = !etag_listed(k->if_none_match, etag);
+    if (!ok)
+        arm_error(k, 412, "PreconditionFailed",
+                  "The condition specified using HTTP conditional header(s) is not met.");
+    return ok;
+}
+
+static void
 host_copy(struct arm_call *k, const char *host)
 {
     size_t n = host ? strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -411,6 +456,8 @@ prepare(struct arm_call *k, const struct ctl_arm_req *req)
     int rc;
 
     host_copy(k, req->host);
+    cond_copy(k->if_match, sizeof(k->if_match), req->if_match);
+    cond_copy(k->if_none_match, sizeof(k->if_none_match), req->if_none_match);
     snprintf(k->query, sizeof(k->query), "%s", req->query ? req->query : "");
     if (strlen(req->method) >= sizeof(k->method)) {
         arm_error(k, 405, "MethodNotAllowed", "The HTTP method is not supported.");

@@ -52,6 +52,7 @@ struct ctl_arm_req {
     const char *body;
     size_t body_len;
     const struct ctl_principal *who;
+    const char *if_match, *if_none_match; /* the headers, or NULL */
 };
 
 #define CTL_ARM_MAX_HDRS 4

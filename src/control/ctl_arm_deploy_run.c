@@ -579,7 +579,13 @@ call(struct dep_res *s, const char *method, const char *path_query, const char *
     }
     if ((q = strchr(copy, '?')) != NULL)
         *q++ = '\0';
-    req = (struct ctl_arm_req){method, copy, q, r->host, body, body ? strlen(body) : 0, &r->who};
+    req = (struct ctl_arm_req){.method = method,
+                               .path = copy,
+                               .query = q,
+                               .host = r->host,
+                               .body = body,
+                               .body_len = body ? strlen(body) : 0,
+                               .who = &r->who};
     ctl_arm_request(r->c, &req, cb, s);
     scc_free(copy);
 }

@@ -76,7 +76,10 @@ struct arm_call {
     char api_version[48];
     char host[256];
     char query[512]; /* raw, for $expand, forceDeletion, ... */
-    json_t *body;    /* the request body, an object, or NULL */
+    /* If-Match / If-None-Match, "" when absent; an over-long one is kept
+     * as "\n", which no etag matches. */
+    char if_match[128], if_none_match[128];
+    json_t *body; /* the request body, an object, or NULL */
     struct ctl_principal who;
     ctl_arm_done_fn done;
     void *done_arg;
@@ -150,6 +153,11 @@ int arm_tx_end(struct arm_call *k, int rc);
 int arm_store_error(struct arm_call *k, int rc);
 
 int arm_row_get(struct arm_call *k, const char *id, struct ctl_arm_row *out);
+/* arm_precondition - worker: the request's If-Match / If-None-Match
+ * against the etag of id's stored body (body: that body, NULL when id
+ * does not exist).  False, with 412 PreconditionFailed answered, when
+ * they do not hold. */
+bool arm_precondition(struct arm_call *k, const json_t *body);
 /* arm_row_put - write r and record its cache change. */
 int arm_row_put(struct arm_call *k, const struct ctl_arm_row *r);
 /* arm_row_put_json - r with body replaced by the compact dump of body. */

@@ -375,6 +375,21 @@ resolve(struct arm_call *k, struct net_req *q)
     return 0;
 }
 
+/* If-Match / If-None-Match against id's stored etag (arm_precondition). */
+static bool
+cond_ok(struct arm_call *k, const char *id)
+{
+    json_t *body;
+    bool ok;
+
+    if (k->if_match[0] == '\0' && k->if_none_match[0] == '\0')
+        return true;
+    body = net_body(k, id);
+    ok = arm_precondition(k, body);
+    json_decref(body);
+    return ok;
+}
+
 static void
 answer_put(struct arm_call *k, json_t *shown, bool created, const char *loc)
 {
@@ -402,7 +417,8 @@ put_job(struct arm_call *k)
 
     if (arm_tx_begin(k) < 0)
         return;
-    if (resolve(k, q) == 0 && arm_ns_registered(k, k->t.sub, ARM_NS_NETWORK, NULL)) {
+    if (resolve(k, q) == 0 && arm_ns_registered(k, k->t.sub, ARM_NS_NETWORK, NULL) &&
+        cond_ok(k, q->id)) {
         if ((rc = net_apply(k, q->ty, q->id, q->rg, k->body, &out, &created, &e)) < 0)
             reply_err(k, &e, rc);
         else
@@ -422,7 +438,7 @@ patch_job(struct arm_call *k)
 
     if (arm_tx_begin(k) < 0)
         return;
-    if (resolve(k, q) == 0 && arm_check_tags(k, tags)) {
+    if (resolve(k, q) == 0 && arm_check_tags(k, tags) && cond_ok(k, q->id)) {
         if (arm_row_get(k, q->id, &r) < 0) {
             arm_error(k, 404, "ResourceNotFound", "The Resource '%.300s' was not found.", q->id);
         } else {
@@ -513,7 +529,10 @@ delete_job(struct arm_call *k)
         return;
     if (resolve(k, q) == 0) {
         h.self = q->id;
-        if ((body = net_body(k, q->id)) == NULL) {
+        body = net_body(k, q->id);
+        if (!arm_precondition(k, body)) {
+            rc = -1;
+        } else if (body == NULL) {
             arm_reply(k, 204, NULL);
             rc = 0;
         } else if ((rc = ctl_store_arm_ref_each_to(k->c->store, q->id, true, NULL, held, &h)) !=
@@ -570,6 +589,15 @@ with_child(json_t *parent, const char *coll, const char *name, const json_t *chi
     return parent;
 }
 
+/* If-Match / If-None-Match against the child's own etag. */
+static bool
+child_cond_ok(struct arm_call *k, const json_t *parent, const struct net_req *q)
+{
+    const json_t *kids = json_object_get(json_object_get(parent, "properties"), q->ty->children);
+
+    return arm_precondition(k, find_named(kids, k->t.names[1]));
+}
+
 static void
 child_job(struct arm_call *k)
 {
@@ -585,6 +613,8 @@ child_job(struct arm_call *k)
         return;
     if (resolve(k, q) == 0 && (parent = net_body(k, q->id)) == NULL) {
         arm_error(k, 404, "ResourceNotFound", "The Resource '%.300s' was not found.", q->id);
+    } else if (parent && !child_cond_ok(k, parent, q)) {
+        rc = -1;
     } else if (parent) {
         with_child(parent, q->ty->children, k->t.names[1], del ? NULL : k->body, &existed);
         if (del && !existed) {

@@ -121,6 +121,46 @@ class NetworkResourceTest(ArmTest):
         r = self.api.get(self.net_path("rg1", "networkSecurityGroups", "n") + "/defaultSecurityRules/DenyAllInBound", V_NET)
         self.assertEqual(r.json["properties"]["access"], "Deny")
 
+    def test_if_match_and_if_none_match_guard_writes_with_etags(self):
+        self.make_rg("rg1")
+        path = self.net_path("rg1", "networkSecurityGroups", "g")
+        body = {"location": "eastus", "properties": {"securityRules": [rule(100, name="a")]}}
+
+        def put(b, **h):
+            return self.api.call("PUT", path, b, version=V_NET, headers=h)
+        # Create-only: If-None-Match: * works once.
+        self.assertEqual(put(body, **{"If-None-Match": "*"}).status, 201)
+        r = put(body, **{"If-None-Match": "*"})
+        self.assertEqual((r.status, r.code), (412, "PreconditionFailed"), r)
+        tag = self.api.get(path, V_NET).json["etag"]
+        self.assertRegex(tag, r'^W/"[0-9a-f-]{36}"$')
+        # A stale or unknown etag changes nothing; the current one writes.
+        changed = dict(body, tags={"t": "1"})
+        for stale in ('W/"00000000-0000-0000-0000-000000000000"', "x" * 300):
+            r = put(changed, **{"If-Match": stale})
+            self.assertEqual((r.status, r.code), (412, "PreconditionFailed"), r)
+        self.assertEqual(self.api.get(path, V_NET).json["etag"], tag)
+        self.assertNotIn("tags", self.api.get(path, V_NET).json)
+        self.assertEqual(put(changed, **{"If-Match": 'W/"nope", ' + tag}).status, 200)
+        new = self.api.get(path, V_NET).json["etag"]
+        self.assertNotEqual(new, tag)  # every write changes it
+        # Children have their own etags; DELETE honours If-Match too.
+        child = path + "/securityRules/a"
+        ctag = self.api.get(child, V_NET).json["etag"]
+        r = self.api.call("DELETE", child, version=V_NET, headers={"If-Match": tag})
+        self.assertEqual((r.status, r.code), (412, "PreconditionFailed"), r)
+        r = self.api.call("DELETE", child, version=V_NET, headers={"If-Match": ctag})
+        self.assertEqual(r.status, 202, r)
+        new = self.api.get(path, V_NET).json["etag"]
+        r = self.api.call("DELETE", path, version=V_NET, headers={"If-Match": tag})
+        self.assertEqual((r.status, r.code), (412, "PreconditionFailed"), r)
+        self.assertEqual(self.api.get(path, V_NET).status, 200)
+        self.assertEqual(self.api.call("DELETE", path, version=V_NET, headers={"If-Match": new}).status, 202)
+        # If-Match on something that does not exist fails; "*" needs it to exist.
+        r = put(body, **{"If-Match": "*"})
+        self.assertEqual((r.status, r.code), (412, "PreconditionFailed"), r)
+        self.assertEqual(self.api.get(path, V_NET).status, 404)
+
     def test_public_ips_nat_gateways_and_references(self):
         self.make_rg("rg1")
         r = self.put_net("rg1", "publicIPAddresses", "p1", {"location": "eastus", "sku": {"name": "Standard"},
