@@ -21,7 +21,7 @@ const struct scc_cfg_opt ctl_cfg_opts[] = {
         OPT("role", SCC_CFG_STR, role, "all", 0, 0,
             "all (control plane and relay) or relay (the relay alone)"),
         OPT("api-listen", SCC_CFG_HOSTPORT, api_listen, "127.0.0.1:8443", 0, 0,
-            "management API and console (HTTPS)"),
+            "management API (HTTPS, the ARM wire format)"),
         OPT("relay-listen", SCC_CFG_LIST, relay_listen, "127.0.0.2:8443", 0, 0,
             "relay for agents' tunnels (TLS), not the API's address; repeat for several"),
         OPT("metrics-listen", SCC_CFG_STR, metrics_listen, "127.0.0.1:9464", 0, 0,
