@@ -293,10 +293,15 @@ step_fail(struct arm_call *k, struct ctl_arm_op *op, const struct lro_kind *kd, 
 static int
 end_without_provider(struct arm_call *k, struct ctl_arm_op *op)
 {
-    if (strcmp(op->kind, CTL_COMPUTE_OP_NEW) == 0)
-        arm_op_set_error(op, "ProviderNotConfigured",
-                         "sccd restarted without a provider (--provider none), so these nodes "
-                         "cannot be booted.");
+    static const char why[] = "sccd restarted without a provider (--provider none), so these "
+                              "nodes cannot be booted.";
+    int rc;
+
+    if (strcmp(op->kind, CTL_COMPUTE_OP_NEW) == 0) {
+        if ((rc = ctl_compute_vms_fail(k, op->payload, why)) < 0)
+            return rc;
+        arm_op_set_error(op, "ProviderNotConfigured", "%s", why);
+    }
     snprintf(op->status, sizeof(op->status), "%s", op->error_code[0] ? "Failed" : "Succeeded");
     op->end_ms = k->now_ms;
     scc_log_info(&k->c->log, "operation %s %s %s: %s without a provider", op->id, op->kind,

@@ -66,4 +66,9 @@ int ctl_compute_count(struct ctl_store *st, const char *mrg_id, int64_t *n);
 int ctl_compute_feed(struct arm_call *k, const json_t *doc, const json_t *status, const char *err,
                      const json_t *awaiting);
 
+/* ctl_compute_vms_fail - the VMs of a node-create operation's payload
+ * become Failed with why in their instanceView (no provider will ever
+ * boot them).  Inside k's transaction; 0 or a store error. */
+int ctl_compute_vms_fail(struct arm_call *k, const char *payload, const char *why);
+
 #endif /* SCC_CONTROL_CTL_COMPUTE_H */

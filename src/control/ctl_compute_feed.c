@@ -171,6 +171,22 @@ vm_state(struct arm_call *k, const char *id, const json_t *st, const char *err)
     return rc;
 }
 
+int
+ctl_compute_vms_fail(struct arm_call *k, const char *payload, const char *why)
+{
+    json_t *p = arm_loads(payload), *v;
+    size_t i;
+    int rc = 0;
+
+    json_array_foreach(json_object_get(p, "vms"), i, v)
+    {
+        if (rc == 0 && json_is_string(v))
+            rc = vm_state(k, json_string_value(v), NULL, why);
+    }
+    json_decref(p);
+    return rc;
+}
+
 /* ---- node operations ---- */
 
 struct pending {

@@ -508,8 +508,20 @@ class TestLifecycle(ComputeTest):
             api.close()
         self.assertEqual((st["status"], st["error"]["code"]), ("Failed", "ProviderNotConfigured"), st)
         self.assertIn("without a provider", st["error"]["message"])
+        api = Api(bare)
+        try:
+            for v in r.json["value"]:  # and no VM stays Creating
+                vm = api.call("GET", v["id"], version=V_VM).json["properties"]
+                self.assertEqual(vm["provisioningState"], "Failed", vm)
+                self.assertIn("without a provider", vm["instanceView"]["statuses"][0]["message"])
+        finally:
+            api.close()
         bare.stop()
-        self.boot_sccd(name="sccd-again")  # its --provider-cleanup removes what the first made
+        # With a provider again, the VMs boot after all (and --provider-cleanup
+        # removes everything at the end).
+        self.boot_sccd(name="sccd-again")
+        wait_for(lambda: all(self.vm(v["id"])["properties"]["provisioningState"] == "Succeeded"
+                             for v in r.json["value"]), 60, what="the 20 VMs booted")
 
     def test_scc_upgrade_refused_while_nodes_run(self):
         self.boot_sccd()
