@@ -5,10 +5,11 @@
 #   stunnel one TLS hop (stunnel client -> stunnel server)
 #   ssh-R   OpenSSH reverse tunnel (sshd <- ssh -R), TCP_NODELAY forced, default cipher
 #   ssh-R-gcm  the same with aes128-gcm@openssh.com
-# Measures bulk throughput (median of RUNS), CPU seconds per GB of the tunnel's
+# Measures, in RUNS interleaved rounds, bulk throughput, CPU seconds per GB of the tunnel's
 # processes, 64-byte round trip p50/p99, and connection open + round trip p50/p99.
 #
-# usage: bench/tunnel/bench.sh [BUILD_DIR]   (default build/release; RUNS, MB env)
+# usage: bench/tunnel/bench.sh [BUILD_DIR]   (default build/release; env RUNS rounds,
+# MB per transfer, RAW=1 also prints every round's figures)
 # Binds 127.0.0.1:16xxx-19xxx and 127.0.0.2:18443 (loopback only).
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -111,30 +112,44 @@ cpu_of() { # total utime+stime ticks of processes matching a pattern
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 hz=$(getconf CLK_TCK)
-printf '| path | Gbit/s (median of %s x %s MB) | tunnel CPU s/GB | 64 B RTT p50 / p99 (us) | open + RTT p50 / p99 (us) |\n' "$runs" "$mb"
-printf '|---|---|---|---|---|\n'
+paths="raw:16201:16202: scc:17201:17202:$work/d stunnel:17301:17302:$work/st- \
+ssh-R:17401:17402:sshd|$work/userkey ssh-R-gcm:17501:17502:sshd|$work/userkey"
 # CPU patterns name this run's own processes (by their work-dir paths), so
 # other sccd or agents on the machine are not counted.
-for path in "raw:16201:16202:" "scc:17201:17202:$work/d" \
-        "stunnel:17301:17302:$work/st-" "ssh-R:17401:17402:sshd|$work/userkey" \
-        "ssh-R-gcm:17501:17502:sshd|$work/userkey"; do
-    name=${path%%:*}; rest=${path#*:}; port=${rest%%:*}; rest=${rest#*:}
-    eport=${rest%%:*}; pat=${rest#*:}
-    rates=""; cpu0=0; cpu1=0
-    [ -n "$pat" ] && cpu0=$(cpu_of "$pat")
-    for i in $(seq "$runs"); do
-        r=$("$B" send 127.0.0.1:"$port" "$mb" | sed 's/.*gbit_per_s=//')
-        rates="$rates $r"
+field() { echo "$1" | cut -d: -f"$2"; }
+add() { echo "$2" >>"$work/m.$1"; }
+med() { median <"$work/m.$1"; }
+
+# Rounds: each round measures every path once, in turn, so that the
+# machine's drift (this VM's neighbours come and go) falls on all of them
+# alike; each figure is the median over the rounds.
+for i in $(seq "$runs"); do
+    for path in $paths; do
+        name=$(field "$path" 1); port=$(field "$path" 2); eport=$(field "$path" 3)
+        pat=$(echo "$path" | cut -d: -f4-)
+        c0=0; c1=0
+        [ -n "$pat" ] && c0=$(cpu_of "$pat")
+        add "gbit.$name" "$("$B" send 127.0.0.1:"$port" "$mb" | sed 's/.*gbit_per_s=//')"
+        [ -n "$pat" ] && c1=$(cpu_of "$pat")
+        add "cpu.$name" "$(awk -v t=$((c1 - c0)) -v hz="$hz" -v gb="$(echo "$mb / 1024" | bc -l)" \
+            'BEGIN {printf "%.2f", t / hz / gb}')"
+        set -- $("$B" rtt 127.0.0.1:"$eport" $((20000 / runs)) 64 | sed 's/p50_us=//; s/p99_us=//' |
+            awk '{print $3, $4}')
+        add "rtt50.$name" "$1"; add "rtt99.$name" "$2"
+        set -- $("$B" open 127.0.0.1:"$eport" $((2000 / runs)) | sed 's/p50_us=//; s/p99_us=//' |
+            awk '{print $3, $4}')
+        add "open50.$name" "$1"; add "open99.$name" "$2"
     done
-    [ -n "$pat" ] && cpu1=$(cpu_of "$pat")
-    gbit=$(printf '%s\n' $rates | median)
-    if [ -n "$pat" ]; then
-        cpu=$(awk -v t=$((cpu1 - cpu0)) -v hz="$hz" -v gb="$(echo "$runs * $mb / 1024" | bc -l)" \
-            'BEGIN {printf "%.2f", t / hz / gb}')
-    else
-        cpu="-"
-    fi
-    rtt=$("$B" rtt 127.0.0.1:"$eport" 20000 64 | awk '{print $3" / "$4}' | sed 's/p50_us=//; s/p99_us=//')
-    opn=$("$B" open 127.0.0.1:"$eport" 2000 | awk '{print $3" / "$4}' | sed 's/p50_us=//; s/p99_us=//')
-    printf '| %s | %s | %s | %s | %s |\n' "$name" "$gbit" "$cpu" "$rtt" "$opn"
 done
+
+printf '| path | Gbit/s (median of %s rounds x %s MB) | tunnel CPU s/GB | 64 B RTT p50 / p99 (us) | open + RTT p50 / p99 (us) |\n' "$runs" "$mb"
+printf '|---|---|---|---|---|\n'
+for path in $paths; do
+    name=$(field "$path" 1); pat=$(echo "$path" | cut -d: -f4-)
+    cpu=-; [ -n "$pat" ] && cpu=$(med "cpu.$name")
+    printf '| %s | %s | %s | %s / %s | %s / %s |\n' "$name" "$(med "gbit.$name")" "$cpu" \
+        "$(med "rtt50.$name")" "$(med "rtt99.$name")" "$(med "open50.$name")" "$(med "open99.$name")"
+done
+if [ -n "${RAW:-}" ]; then # every round's figures, for the README
+    for f in "$work"/m.*; do echo "${f##*/m.}: $(tr '\n' ' ' <"$f")"; done
+fi
