@@ -238,6 +238,13 @@ int ctl_prov_path(char *out, size_t cap, const char *fmt, ...)
  * followed).  0 if it is gone. */
 int ctl_prov_rmtree(const char *path);
 
+/* ctl_prov_record_load / _save - the JSON object a provider keeps in
+ * state_dir/name between runs (what its last apply wanted, for gc).
+ * load: the object, or NULL when there is none (or it does not parse);
+ * save: atomic, 0600; 0 or a negative error. */
+json_t *ctl_prov_record_load(const struct ctl_prov *p, const char *name);
+int ctl_prov_record_save(const struct ctl_prov *p, const char *name, const json_t *o);
+
 /* ---- VMs' and helpers' processes (ctl_prov_run.c) ---- */
 
 /* The agent's command line for vm, as cloud-init would start it; argv
@@ -331,5 +338,17 @@ void ctl_prov_reap_init(struct ctl_prov_reap *r);
 int ctl_prov_reap_ns(struct ctl_prov_reap *r, const char *netns);
 int ctl_prov_reap_pidfile(struct ctl_prov_reap *r, const char *pidfile);
 void ctl_prov_reap_run(struct ctl_prov_reap *r, int grace_ms);
+
+/*
+ * ctl_prov_prune - remove what a provider's state directory holds and its
+ * last apply no longer wants: dirs[0] is the directory of pid files (their
+ * processes are stopped together, in one grace period), the others hold
+ * directories (VMs', firewalls'), removed after those processes stopped.
+ * keep(dir, name, path, arg) says what stays.  Each removal is appended to
+ * removed ("pidfile PATH", "dir PATH") when it is not NULL.
+ */
+typedef bool (*ctl_prov_keep_fn)(const char *dir, const char *name, const char *path, void *arg);
+void ctl_prov_prune(const struct ctl_prov *p, const char *const *dirs, size_t n,
+                    ctl_prov_keep_fn keep, void *arg, json_t *removed);
 
 #endif /* SCC_CONTROL_CTL_PROV_INT_H */

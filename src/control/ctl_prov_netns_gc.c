@@ -21,21 +21,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static json_t *
-load_wanted(const struct ctl_prov *p)
-{
-    char path[CTL_PROV_PATH_MAX];
-    struct scc_buf b;
-    json_t *o = NULL;
-
-    scc_buf_init(&b, 16u << 20);
-    if (ctl_prov_path(path, sizeof(path), "%s/netns.json", p->state_dir) == 0 &&
-        scc_file_read(path, 16u << 20, &b) == 0)
-        (void)scc_json_parse_object(b.data, b.len, 16u << 20, &o, NULL, 0);
-    scc_buf_fini(&b);
-    return o;
-}
-
 static bool
 json_list_has(const json_t *list, const char *s)
 {
@@ -202,7 +187,7 @@ gc_pidfiles(const struct ctl_prov *p, const json_t *wanted, json_t *removed)
 int
 ctl_np_netns_gc(struct ctl_prov *p, json_t *removed, char *err, size_t cap)
 {
-    json_t *wanted = load_wanted(p);
+    json_t *wanted = ctl_prov_record_load(p, "netns.json");
     int rc;
 
     if ((rc = gc_pidfiles(p, wanted, removed)) == 0 &&

@@ -7,10 +7,8 @@
 
 #include "common/err.h"
 #include "common/file.h"
-#include "common/json.h"
 #include "common/mem.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <libgen.h>
 #include <stdio.h>
@@ -170,40 +168,25 @@ plan_has_pidfile(const struct ctl_np_plan *pl, const char *path)
     return false;
 }
 
+static bool
+plan_keeps(const char *dir, const char *name, const char *path, void *arg)
+{
+    const struct ctl_np_plan *pl = arg;
+
+    if (pl == NULL)
+        return false;
+    return strcmp(dir, "proc") == 0 ? plan_has_pidfile(pl, path)
+                                    : ctl_np_ns_find(pl, dir, name) >= 0;
+}
+
 /* Pid files, VM and firewall directories that the plan no longer has:
  * the processes are stopped together, then the directories go. */
 int
 ctl_np_prune_state(const struct ctl_prov *p, const struct ctl_np_plan *pl, json_t *removed)
 {
     static const char *const dirs[] = {"proc", "vm", "fw"};
-    char dir[CTL_PROV_PATH_MAX], path[CTL_PROV_PATH_MAX * 2];
-    struct ctl_prov_reap reap;
-    struct dirent *e;
-    DIR *d;
 
-    ctl_prov_reap_init(&reap);
-    for (size_t k = 0; k < 3; k++) {
-        if (k == 1)
-            ctl_prov_reap_run(&reap, 3000);
-        if (ctl_prov_path(dir, sizeof(dir), "%s/%s", p->state_dir, dirs[k]) < 0 ||
-            (d = opendir(dir)) == NULL)
-            continue;
-        while ((e = readdir(d)) != NULL) {
-            if (e->d_name[0] == '.' ||
-                ctl_prov_path(path, sizeof(path), "%s/%s", dir, e->d_name) < 0)
-                continue;
-            if (pl &&
-                (k == 0 ? plan_has_pidfile(pl, path) : ctl_np_ns_find(pl, dirs[k], e->d_name) >= 0))
-                continue;
-            if (k == 0)
-                (void)ctl_prov_reap_pidfile(&reap, path);
-            else
-                (void)ctl_prov_rmtree(path);
-            if (removed)
-                json_array_append_new(removed, json_sprintf("%s %s", k ? "dir" : "pidfile", path));
-        }
-        closedir(d);
-    }
+    ctl_prov_prune(p, dirs, 3, plan_keeps, (void *)pl, removed);
     return 0;
 }
 
@@ -220,9 +203,8 @@ procs_step(struct ctl_np_plan *pl)
 static int
 save_wanted(const struct ctl_np_plan *pl)
 {
-    char path[CTL_PROV_PATH_MAX], dev[NP_IFNAME_MAX];
+    char dev[NP_IFNAME_MAX];
     json_t *o = json_pack("{s:[], s:[], s:[]}", "namespaces", "host_links", "pidfiles");
-    char *text;
     int rc;
 
     if (o == NULL)
@@ -235,11 +217,7 @@ save_wanted(const struct ctl_np_plan *pl)
     json_array_append_new(json_object_get(o, "host_links"), json_string(dev));
     for (size_t i = 0; i < pl->nprocs; i++)
         json_array_append_new(json_object_get(o, "pidfiles"), json_string(pl->procs[i].pidfile));
-    text = json_dumps(o, JSON_INDENT(1));
-    rc = text && ctl_prov_path(path, sizeof(path), "%s/netns.json", pl->p->state_dir) == 0
-                 ? scc_file_write_atomic(path, text, strlen(text), 0600)
-                 : SCC_ENOMEM;
-    free(text);
+    rc = ctl_prov_record_save(pl->p, "netns.json", o);
     json_decref(o);
     return rc;
 }

@@ -10,10 +10,8 @@
 
 #include "common/err.h"
 #include "common/file.h"
-#include "common/json.h"
 #include "common/mem.h"
 
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,68 +99,26 @@ vm_wanted(const json_t *wanted, const char *h)
     return false;
 }
 
+/* "vm-<h>.pid" in proc/, "<h>" in vm/: kept while wanted has VM h. */
+static bool
+vm_keeps(const char *dir, const char *name, const char *path, void *arg)
+{
+    char h[CTL_PROV_HASH_LEN + 1];
+
+    (void)path;
+    if (strcmp(dir, "proc") == 0)
+        name = strncmp(name, "vm-", 3) == 0 ? name + 3 : "";
+    snprintf(h, sizeof(h), "%s", name);
+    return vm_wanted(arg, h);
+}
+
 /* Pid files and VM directories of VMs that wanted (NULL: none) lacks. */
 static void
 prune(const struct ctl_prov *p, const json_t *wanted, json_t *removed)
 {
-    char dir[CTL_PROV_PATH_MAX], path[CTL_PROV_PATH_MAX * 2], h[CTL_PROV_HASH_LEN + 1];
-    struct ctl_prov_reap reap;
-    struct dirent *e;
-    DIR *d;
+    static const char *const dirs[] = {"proc", "vm"};
 
-    ctl_prov_reap_init(&reap);
-    for (int k = 0; k < 2; k++) {
-        if (k == 1) /* all agents stopped together, before their directories go */
-            ctl_prov_reap_run(&reap, 3000);
-        if (ctl_prov_path(dir, sizeof(dir), "%s/%s", p->state_dir, k ? "vm" : "proc") < 0 ||
-            (d = opendir(dir)) == NULL)
-            continue;
-        while ((e = readdir(d)) != NULL) {
-            if (e->d_name[0] == '.' ||
-                ctl_prov_path(path, sizeof(path), "%s/%s", dir, e->d_name) < 0)
-                continue;
-            /* "vm-<h>.pid" in proc/, "<h>" in vm/ */
-            memcpy(h, k ? e->d_name : e->d_name + 3, CTL_PROV_HASH_LEN);
-            h[CTL_PROV_HASH_LEN] = '\0';
-            if (vm_wanted(wanted, h))
-                continue;
-            if (k == 0)
-                (void)ctl_prov_reap_pidfile(&reap, path);
-            else
-                (void)ctl_prov_rmtree(path);
-            if (removed)
-                json_array_append_new(removed, json_sprintf("%s %s", k ? "dir" : "pidfile", path));
-        }
-        closedir(d);
-    }
-}
-
-static json_t *
-load_wanted(const struct ctl_prov *p)
-{
-    char path[CTL_PROV_PATH_MAX];
-    struct scc_buf b;
-    json_t *o = NULL;
-
-    scc_buf_init(&b, 16u << 20);
-    if (ctl_prov_path(path, sizeof(path), "%s/process.json", p->state_dir) == 0 &&
-        scc_file_read(path, 16u << 20, &b) == 0)
-        (void)scc_json_parse_object(b.data, b.len, 16u << 20, &o, NULL, 0);
-    scc_buf_fini(&b);
-    return o;
-}
-
-static int
-save_wanted(const struct ctl_prov *p, const json_t *wanted)
-{
-    char path[CTL_PROV_PATH_MAX];
-    char *text = json_dumps(wanted, 0);
-    int rc = text ? ctl_prov_path(path, sizeof(path), "%s/process.json", p->state_dir) : SCC_ENOMEM;
-
-    if (rc == 0)
-        rc = scc_file_write_atomic(path, text, strlen(text), 0600);
-    free(text);
-    return rc;
+    ctl_prov_prune(p, dirs, 2, vm_keeps, (void *)wanted, removed);
 }
 
 static int
@@ -189,7 +145,7 @@ proc_apply(struct ctl_prov *p, struct ctl_prov_model *m, char *err, size_t cap)
             vm_start(p, m, vm);
     }
     prune(p, wanted, NULL);
-    rc = save_wanted(p, wanted);
+    rc = ctl_prov_record_save(p, "process.json", wanted);
     if ((o = ctl_prov_status_ok(m->status, "provider", false)) != NULL) {
         json_object_set_new(o, "kind", json_string("process"));
         json_object_set_new(o, "prefix", json_string(p->prefix));
@@ -222,7 +178,7 @@ proc_status(struct ctl_prov *p, json_t *status, char *err, size_t cap)
 static int
 proc_gc(struct ctl_prov *p, json_t *removed, char *err, size_t cap)
 {
-    json_t *wanted = load_wanted(p);
+    json_t *wanted = ctl_prov_record_load(p, "process.json");
 
     (void)err, (void)cap;
     prune(p, wanted, removed);

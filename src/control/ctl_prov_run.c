@@ -659,3 +659,37 @@ ctl_prov_reap_run(struct ctl_prov_reap *r, int grace_ms)
     scc_free(r->inos);
     ctl_prov_reap_init(r);
 }
+
+void
+ctl_prov_prune(const struct ctl_prov *p, const char *const *dirs, size_t n, ctl_prov_keep_fn keep,
+               void *arg, json_t *removed)
+{
+    char dir[CTL_PROV_PATH_MAX], path[CTL_PROV_PATH_MAX * 2];
+    struct ctl_prov_reap reap;
+    struct dirent *e;
+    DIR *d;
+
+    ctl_prov_reap_init(&reap);
+    for (size_t k = 0; k < n; k++) {
+        if (k == 1) /* the processes stop together, before their directories go */
+            ctl_prov_reap_run(&reap, 3000);
+        if (ctl_prov_path(dir, sizeof(dir), "%s/%s", p->state_dir, dirs[k]) < 0 ||
+            (d = opendir(dir)) == NULL)
+            continue;
+        while ((e = readdir(d)) != NULL) {
+            if (e->d_name[0] == '.' ||
+                ctl_prov_path(path, sizeof(path), "%s/%s", dir, e->d_name) < 0 ||
+                keep(dirs[k], e->d_name, path, arg))
+                continue;
+            if (k == 0)
+                (void)ctl_prov_reap_pidfile(&reap, path);
+            else
+                (void)ctl_prov_rmtree(path);
+            if (removed)
+                json_array_append_new(removed, json_sprintf("%s %s", k ? "dir" : "pidfile", path));
+        }
+        closedir(d);
+    }
+    if (n == 1)
+        ctl_prov_reap_run(&reap, 3000);
+}

@@ -15,6 +15,7 @@
 #include "common/buf.h"
 #include "common/err.h"
 #include "common/file.h"
+#include "common/json.h"
 #include "common/time.h"
 
 #include <errno.h>
@@ -44,6 +45,36 @@ ctl_prov_path(char *out, size_t cap, const char *fmt, ...)
     n = vsnprintf(out, cap, fmt, ap);
     va_end(ap);
     return n < 0 || (size_t)n >= cap ? SCC_ETRUNC : 0;
+}
+
+#define RECORD_MAX (16u << 20)
+
+json_t *
+ctl_prov_record_load(const struct ctl_prov *p, const char *name)
+{
+    char path[CTL_PROV_PATH_MAX];
+    struct scc_buf b;
+    json_t *o = NULL;
+
+    scc_buf_init(&b, RECORD_MAX);
+    if (ctl_prov_path(path, sizeof(path), "%s/%s", p->state_dir, name) == 0 &&
+        scc_file_read(path, RECORD_MAX, &b) == 0)
+        (void)scc_json_parse_object(b.data, b.len, RECORD_MAX, &o, NULL, 0);
+    scc_buf_fini(&b);
+    return o;
+}
+
+int
+ctl_prov_record_save(const struct ctl_prov *p, const char *name, const json_t *o)
+{
+    char path[CTL_PROV_PATH_MAX];
+    char *text = json_dumps(o, JSON_INDENT(1));
+    int rc = text ? ctl_prov_path(path, sizeof(path), "%s/%s", p->state_dir, name) : SCC_ENOMEM;
+
+    if (rc == 0)
+        rc = scc_file_write_atomic(path, text, strlen(text), 0600);
+    free(text);
+    return rc;
 }
 
 static int

@@ -41,7 +41,7 @@ struct scc_tio {
     bool want_wr, rd_paused;
     struct scc_buf cin; /* ciphertext read, not yet taken by OpenSSL */
     size_t cin_off;
-    size_t cin_want; /* read size: doubles while reads fill it */
+    size_t cin_want;     /* read size: doubles while reads fill it */
     struct scc_buf cout; /* ciphertext not yet written */
     size_t cout_off;
     bool eof;     /* the socket said EOF */
