@@ -164,28 +164,33 @@ ctl_store_arm_res_each(struct ctl_store *st, const struct ctl_arm_filter *f, ctl
 
 /* ---- providers ---- */
 
-int
-ctl_store_arm_provider_get(struct ctl_store *st, const char *sub, const char *ns, char *state,
-                           size_t cap)
+/* The first column of the first row of sql, bound to a and b, into out. */
+static int
+one_text(struct ctl_store *st, const char *sql, const char *a, const char *b, char *out, size_t cap)
 {
     sqlite3_stmt *stmt = NULL;
     int rc;
 
-    if ((rc = ctl_store_prepare(st,
-                                "SELECT state FROM arm_providers WHERE sub = lower(?)"
-                                " AND ns_lc = lower(?)",
-                                &stmt)) < 0)
+    if ((rc = ctl_store_prepare(st, sql, &stmt)) < 0)
         return rc;
-    ctl_store_bind_text(stmt, 1, sub);
-    ctl_store_bind_text(stmt, 2, ns);
+    ctl_store_bind_text(stmt, 1, a);
+    ctl_store_bind_text(stmt, 2, b);
     if ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        ctl_store_col_text(stmt, 0, state, cap);
+        ctl_store_col_text(stmt, 0, out, cap);
         rc = 0;
     } else {
         rc = rc == SQLITE_DONE ? SCC_ENOTFOUND : SCC_ESTORE;
     }
     sqlite3_finalize(stmt);
     return rc;
+}
+
+int
+ctl_store_arm_provider_get(struct ctl_store *st, const char *sub, const char *ns, char *state,
+                           size_t cap)
+{
+    return one_text(st, "SELECT state FROM arm_providers WHERE sub = lower(?) AND ns_lc = lower(?)",
+                    sub, ns, state, cap);
 }
 
 int
@@ -315,26 +320,6 @@ ctl_store_arm_ip_add(struct ctl_store *st, const char *pool, const char *ip, con
     ctl_store_bind_text(stmt, 2, ip);
     ctl_store_bind_text(stmt, 3, owner);
     return ctl_store_run(st, stmt);
-}
-
-static int
-one_text(struct ctl_store *st, const char *sql, const char *a, const char *b, char *out, size_t cap)
-{
-    sqlite3_stmt *stmt = NULL;
-    int rc;
-
-    if ((rc = ctl_store_prepare(st, sql, &stmt)) < 0)
-        return rc;
-    ctl_store_bind_text(stmt, 1, a);
-    ctl_store_bind_text(stmt, 2, b);
-    if ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-        ctl_store_col_text(stmt, 0, out, cap);
-        rc = 0;
-    } else {
-        rc = rc == SQLITE_DONE ? SCC_ENOTFOUND : SCC_ESTORE;
-    }
-    sqlite3_finalize(stmt);
-    return rc;
 }
 
 int
