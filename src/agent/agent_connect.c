@@ -207,6 +207,12 @@ agent_connect_start(struct agent *a, struct scc_h2_stream *s)
         dial_fail(d, 502, "ConnectFailed", rc);
         return;
     }
+    /* A node-local service has usually accepted inside connect(2): answer
+     * now, so the 200 leaves with this batch rather than a loop pass later. */
+    if (scc_sock_connect_settled(d->fd)) {
+        on_connected(d->fd, EV_WRITE, d);
+        return;
+    }
     d->ev = event_new(a->base, d->fd, EV_WRITE, on_connected, d);
     if (d->ev == NULL || event_add(d->ev, &tv) != 0) {
         dial_fail(d, 500, "InternalError", SCC_ENOMEM);

@@ -140,6 +140,7 @@ splice_one(struct relay_forwarder *f, int cfd)
         return;
     }
     scc_bridge_on_head(b, on_head);
+    scc_bridge_prefill(b);
     f->refs++;
     f->r->metrics->streams_active++;
     f->r->metrics->streams_total++;

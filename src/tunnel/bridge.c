@@ -144,6 +144,29 @@ on_sock_read(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+/*
+ * A client usually speaks right after its connect() returns, before we
+ * get to open its stream: take those bytes now so they leave with the
+ * stream's HEADERS in one TLS record, and the node gets request and
+ * first data in one wake-up.  EOF and errors are left to the read event,
+ * which reports them again, so nothing here can end the stream under
+ * the caller.
+ */
+void
+scc_bridge_prefill(struct scc_bridge *b)
+{
+    struct evbuffer *q = scc_h2_stream_queue(b->s);
+    size_t space = scc_h2_stream_space(b->s);
+    ssize_t n;
+
+    if (!b->established || q == NULL || space == 0)
+        return;
+    if ((n = read_into(q, b->fd, space < READ_MAX ? space : READ_MAX)) > 0) {
+        b->to_stream += (uint64_t)n;
+        scc_h2_stream_kick(b->s);
+    }
+}
+
 static void
 on_drain(struct scc_h2_stream *s, size_t n, void *arg)
 {

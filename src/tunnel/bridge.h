@@ -33,6 +33,10 @@ typedef void (*scc_bridge_done_cb)(void *arg, uint64_t to_stream, uint64_t to_so
 int scc_bridge_new(struct event_base *base, int fd, struct scc_h2_stream *s, bool wait_for_head,
                    scc_bridge_done_cb done, void *arg, struct scc_bridge **out);
 
+/* scc_bridge_prefill - read what a just-accepted client has already sent
+ * (one read, no wait), so it leaves with the stream's request. */
+void scc_bridge_prefill(struct scc_bridge *b);
+
 /* scc_bridge_on_head - be told the status of the peer's response head
  * (wait_for_head bridges); also called with 0 if the stream closes first. */
 void scc_bridge_on_head(struct scc_bridge *b, void (*cb)(void *arg, int status));

@@ -10,6 +10,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -177,6 +178,14 @@ scc_sock_error(int fd)
     if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
         return -errno;
     return -err;
+}
+
+bool
+scc_sock_connect_settled(int fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLOUT};
+
+    return poll(&p, 1, 0) == 1 && (p.revents & (POLLOUT | POLLERR | POLLHUP));
 }
 
 static int

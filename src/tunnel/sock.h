@@ -40,6 +40,10 @@ int scc_sock_connect_unix(const char *path, int *out_fd);
 /* scc_sock_error - the pending SO_ERROR as -errno (0 if none). */
 int scc_sock_error(int fd);
 
+/* scc_sock_connect_settled - has a connect started by scc_sock_connect
+ * finished (either way) without waiting?  A loopback dial usually has. */
+bool scc_sock_connect_settled(int fd);
+
 /* scc_sock_tune - TCP_NODELAY plus keep-alive settings (ka may be NULL). */
 int scc_sock_tune(int fd, const struct scc_keepalive *ka);
 
