@@ -12,6 +12,7 @@
 #include "agent_link.h"
 #include "agent_run.h"
 #include "common/cfg.h"
+#include "common/cputune.h"
 #include "common/err.h"
 #include "common/mem.h"
 #include "common/parse.h"
@@ -224,6 +225,9 @@ main(int argc, char **argv)
     char err[512];
     int rc;
 
+    if ((rc = scc_cputune_apply(argv)) < 0)
+        fprintf(stderr, "scc-agent: warning: running without the memcpy tuning: %s\n",
+                scc_strerror(rc));
     memset(&cfg, 0, sizeof(cfg));
     memset(&a, 0, sizeof(a));
     for (int i = 1; i < argc; i++) {

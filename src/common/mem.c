@@ -45,6 +45,16 @@ scc_malloc(size_t n)
 }
 
 void *
+scc_malloc_aligned(size_t align, size_t n)
+{
+    void *p = NULL;
+
+    if (should_fail())
+        return NULL;
+    return posix_memalign(&p, align, n ? n : 1) == 0 ? p : NULL;
+}
+
+void *
 scc_calloc(size_t nmemb, size_t size)
 {
     if (should_fail())

@@ -11,6 +11,9 @@
 #include <stddef.h>
 
 void *scc_malloc(size_t n);
+/* scc_malloc_aligned - n bytes at a multiple of align (a power of two);
+ * freed with scc_free. */
+void *scc_malloc_aligned(size_t align, size_t n);
 void *scc_calloc(size_t nmemb, size_t size);
 void *scc_realloc(void *p, size_t n);
 void scc_free(void *p);

@@ -12,6 +12,7 @@
 #include "ctl_store.h"
 #include "ctl_wire.h"
 
+#include "common/cputune.h"
 #include "common/err.h"
 #include "common/file.h"
 #include "common/mem.h"
@@ -257,6 +258,8 @@ main(int argc, char **argv)
     struct sccd d;
     int rc = 1;
 
+    if ((rc = scc_cputune_apply(argv)) < 0)
+        fprintf(stderr, "sccd: warning: running without the memcpy tuning: %s\n", scc_strerror(rc));
     memset(&cfg, 0, sizeof(cfg));
     memset(&d, 0, sizeof(d));
     if (parse_args(&cfg, argc, argv) < 0) {

@@ -37,7 +37,7 @@ struct scc_h2io {
  * every byte read is handed to nghttp2 before the next read.  A batch of
  * several TLS records goes to nghttp2 in one call, so consumers that defer
  * (scc_h2_stream_defer) can write a whole batch with one writev(2). */
-static uint8_t read_buf[READ_BATCH];
+static _Alignas(64) uint8_t read_buf[READ_BATCH]; /* see cin_reserve in tio.c */
 
 static void
 schedule_flush(struct scc_h2io *io)
@@ -124,6 +124,8 @@ write_pending(struct scc_h2io *io)
 static void
 flush(struct scc_h2io *io)
 {
+    int rc;
+
     if (io->closing)
         return;
     for (;;) {
@@ -138,6 +140,10 @@ flush(struct scc_h2io *io)
         }
         if (n == 0)
             break;
+    }
+    if ((rc = scc_tio_flush(io->tio)) < 0) {
+        scc_h2io_close(io, rc);
+        return;
     }
     scc_tio_want_write(io->tio, false);
     if (scc_h2_is_done(io->h2) || (io->draining && scc_h2_stream_count(io->h2) == 0))

@@ -39,11 +39,15 @@ struct scc_tio {
     int hs_rc;
     bool handshaking, server;
     bool want_wr, rd_paused;
-    struct scc_buf cin; /* ciphertext read, not yet taken by OpenSSL */
-    size_t cin_off;
+    uint8_t *cin;        /* ciphertext read, not yet taken by OpenSSL; 64-aligned */
+    size_t cin_len;      /* bytes in cin */
+    size_t cin_cap;      /* its size */
+    size_t cin_off;      /* taken by OpenSSL */
     size_t cin_want;     /* read size: doubles while reads fill it */
     struct scc_buf cout; /* ciphertext not yet written */
     size_t cout_off;
+    bool drained; /* the last read(2) came back short: the socket is empty
+                     until the loop says readable again */
     bool eof;     /* the socket said EOF */
     int sock_err; /* a socket error seen by the BIO's user */
     char tls_err[256];
@@ -65,30 +69,55 @@ bio_write_ex(BIO *b, const char *data, size_t len, size_t *written)
     return 1;
 }
 
+static void
+cin_fini(struct scc_tio *t)
+{
+    scc_free(t->cin);
+    t->cin = NULL;
+    t->cin_len = t->cin_cap = t->cin_off = 0;
+}
+
+/*
+ * Room for want bytes in an empty cin.  Aligned to a cache line: the
+ * kernel copies into it with "rep movsb", which on some processors runs
+ * at half speed into a destination that starts mid-line (cputune.c).
+ */
+static int
+cin_reserve(struct scc_tio *t, size_t want)
+{
+    t->cin_len = t->cin_off = 0;
+    if (t->cin_cap >= want)
+        return 0;
+    cin_fini(t);
+    if ((t->cin = scc_malloc_aligned(64, want)) == NULL)
+        return SCC_ENOMEM;
+    t->cin_cap = want;
+    return 0;
+}
+
 /* One read(2) into cin: >0 bytes, 0 at EOF, -EAGAIN, or -errno. */
 static ssize_t
 fill_cin(struct scc_tio *t)
 {
     ssize_t n;
 
-    scc_buf_reset(&t->cin);
-    t->cin_off = 0;
     if (t->cin_want < CIN_MIN)
         t->cin_want = CIN_MIN;
-    if (scc_buf_reserve(&t->cin, t->cin_want) < 0)
+    if (cin_reserve(t, t->cin_want) < 0)
         return -ENOMEM;
     do {
-        n = read(t->fd, t->cin.data, t->cin_want);
+        n = read(t->fd, t->cin, t->cin_want);
     } while (n < 0 && errno == EINTR);
     if (n > 0)
-        t->cin.len = (size_t)n;
+        t->cin_len = (size_t)n;
+    t->drained = n > 0 && (size_t)n < t->cin_want;
     /* Grow only for a connection that fills its reads, and let a quiet
      * one hold no buffer between reads: a thousand idle tunnels then
      * cost no read buffers at all. */
     if ((size_t)n == t->cin_want && t->cin_want < CIN_CHUNK)
         t->cin_want *= 2;
     else if (n < 0 && t->cin_want == CIN_MIN)
-        scc_buf_fini(&t->cin);
+        cin_fini(t);
     else if (n == 0)
         t->eof = true;
     return n >= 0 ? n : (errno == EWOULDBLOCK ? -EAGAIN : -errno);
@@ -98,10 +127,17 @@ static int
 bio_read_ex(BIO *b, char *out, size_t len, size_t *readbytes)
 {
     struct scc_tio *t = BIO_get_data(b);
-    size_t avail = t->cin.len - t->cin_off;
+    size_t avail = t->cin_len - t->cin_off;
 
     BIO_clear_retry_flags(b);
     *readbytes = 0;
+    if (avail == 0 && t->drained) {
+        /* A stream socket that gave less than asked had no more: the
+         * read(2) would only say EAGAIN.  Level-triggered readiness
+         * brings us back when more arrives. */
+        BIO_set_retry_read(b);
+        return 0;
+    }
     if (avail == 0) {
         ssize_t n = fill_cin(t);
 
@@ -115,7 +151,7 @@ bio_read_ex(BIO *b, char *out, size_t len, size_t *readbytes)
     }
     if (len > avail)
         len = avail;
-    memcpy(out, t->cin.data + t->cin_off, len);
+    memcpy(out, t->cin + t->cin_off, len);
     t->cin_off += len;
     *readbytes = len;
     return 1;
@@ -131,7 +167,7 @@ bio_ctrl(BIO *b, int cmd, long num, void *ptr)
     case BIO_CTRL_FLUSH:
         return 1;
     case BIO_CTRL_PENDING:
-        return (long)(t->cin.len - t->cin_off);
+        return (long)(t->cin_len - t->cin_off);
     case BIO_CTRL_WPENDING:
         return (long)(t->cout.len - t->cout_off);
     default:
@@ -211,6 +247,8 @@ on_ready(evutil_socket_t fd, short what, void *arg)
     short deliver = 0;
 
     (void)fd;
+    if (what & EV_READ)
+        t->drained = false;
     if (t->handshaking) {
         hs_step(t);
         return;
@@ -244,7 +282,6 @@ scc_tio_new(struct event_base *base, int fd, struct scc_tio **out)
     }
     t->base = base;
     t->fd = fd;
-    scc_buf_init(&t->cin, CIN_CHUNK);
     scc_buf_init(&t->cout, COUT_MAX);
     t->rd = event_new(base, fd, EV_READ | EV_PERSIST, on_ready, t);
     t->wr = event_new(base, fd, EV_WRITE | EV_PERSIST, on_ready, t);
@@ -272,7 +309,7 @@ scc_tio_free(struct scc_tio *t)
     SSL_free(t->ssl);
     if (t->fd >= 0)
         close(t->fd);
-    scc_buf_fini(&t->cin);
+    cin_fini(t);
     scc_buf_fini(&t->cout);
     scc_free(t);
 }
@@ -461,8 +498,9 @@ tls_read(struct scc_tio *t, void *buf, size_t cap)
 
 /*
  * With SSL_MODE_ENABLE_PARTIAL_WRITE each SSL_write returns after one
- * record; keep going until the buffer is in (or cout is full) and only
- * then write cout out, so a 256 KiB burst becomes one write(2), not 16.
+ * record; keep going until the buffer is in.  cout is written out only
+ * when it fills or the caller says scc_tio_flush, so a burst framed in
+ * several calls still becomes one write(2) of up to COUT_HIGH.
  */
 static ssize_t
 tls_write(struct scc_tio *t, const void *buf, size_t len)
@@ -492,8 +530,13 @@ tls_write(struct scc_tio *t, const void *buf, size_t len)
         if (rc < 0)
             return done ? (ssize_t)done : rc;
     }
-    rc = push(t);
-    return rc < 0 && done == 0 ? rc : (ssize_t)done;
+    return (ssize_t)done;
+}
+
+int
+scc_tio_flush(struct scc_tio *t)
+{
+    return t->ssl ? push(t) : 0;
 }
 
 ssize_t
@@ -562,9 +605,8 @@ scc_tio_read_again(struct scc_tio *t)
 void
 scc_tio_trim(struct scc_tio *t)
 {
-    if (t->cin.len == t->cin_off) {
-        scc_buf_fini(&t->cin);
-        t->cin_off = 0;
+    if (t->cin_len == t->cin_off) {
+        cin_fini(t);
         t->cin_want = CIN_MIN;
     }
     if (t->cout.len == t->cout_off) {

@@ -46,9 +46,14 @@ int scc_tio_start_tls(struct scc_tio *t, SSL *ssl, bool server, uint32_t timeout
                       scc_tio_hs_cb done, void *arg);
 
 /* >0 bytes, 0 would block (the right event is armed), <0: SCC_ECLOSED
- * (orderly end), SCC_ETLS, or -errno. */
+ * (orderly end), SCC_ETLS, or -errno.  Over TLS, written records may wait
+ * in the connection's buffer until scc_tio_flush. */
 ssize_t scc_tio_read(struct scc_tio *t, void *buf, size_t cap);
 ssize_t scc_tio_write(struct scc_tio *t, const void *buf, size_t len);
+
+/* scc_tio_flush - write out the records scc_tio_write has collected (it
+ * writes only when its buffer fills); 0, or <0 when the socket failed. */
+int scc_tio_flush(struct scc_tio *t);
 
 /* scc_tio_want_write - arm or disarm the writable callback. */
 void scc_tio_want_write(struct scc_tio *t, bool on);

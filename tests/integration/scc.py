@@ -175,13 +175,13 @@ class SccTest(unittest.TestCase):
             args += ["--ttl", ttl]
         return self.sccctl(sccd, *args).stdout.decode().strip()
 
-    def agent(self, sccd, token=None, name="agent", state=None, extra=(), wait_up=True):
+    def agent(self, sccd, token=None, name="agent", state=None, extra=(), wait_up=True, env=None):
         state = state or self.path(name + "-state")
         argv = [AGENT, "--relay", sccd.endpoints["relay"], "--ca", sccd.endpoints["ca"],
                 "--state-dir", state] + list(extra)
         if token:
             argv += ["--join-token", token]
-        p = self.start(name, argv)
+        p = self.start(name, argv, env=env)
         p.state = state
         if wait_up:
             p.wait_log("tunnel up", 15)

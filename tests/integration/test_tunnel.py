@@ -66,6 +66,32 @@ class TunnelTest(SccTest):
         self.assertEqual(r.returncode, 255)
         self.assertIn(b"cannot run '/no/such/program'", r.stderr)
 
+    def test_runs_see_the_environment_the_agent_was_given(self):
+        # scc-agent may start itself again with a glibc tunable added
+        # (src/common/cputune.c); what it runs must not notice.
+        d = self.sccd()
+        plain = {k: v for k, v in os.environ.items() if k != "GLIBC_TUNABLES"}
+        tuned = dict(plain, GLIBC_TUNABLES="glibc.malloc.arena_max=2", SCC_TEST_MARK="x")
+        a1 = self.agent(d, self.token(d), env=plain)
+        a2 = self.agent(d, self.token(d, node="n2"), name="agent2", env=tuned)
+        env1 = self.sccctl(d, "exec", "n1", "--", "env").stdout.decode().splitlines()
+        env2 = self.sccctl(d, "exec", "n2", "--", "env").stdout.decode().splitlines()
+        self.assertFalse([v for v in env1 if v.startswith(("GLIBC_TUNABLES=", "SCC_CPUTUNE"))])
+        self.assertIn("GLIBC_TUNABLES=glibc.malloc.arena_max=2", env2)
+        self.assertIn("SCC_TEST_MARK=x", env2)
+        self.assertFalse([v for v in env2 if v.startswith("SCC_CPUTUNE")])
+        for a in (a1, a2):
+            with open("/proc/%d/comm" % a.pid) as f:
+                self.assertEqual(f.read().strip(), "scc-agent")  # not "exe"
+        with open("/proc/cpuinfo") as f:
+            amd = "AuthenticAMD" in f.read()
+        for a in (a1, a2):
+            # The environment glibc read at the second start (it may have
+            # cut GLIBC_TUNABLES at its colons while parsing).
+            with open("/proc/%d/environ" % a.pid, "rb") as f:
+                start_env = f.read()
+            self.assertEqual(b"x86_rep_movsb_threshold=1073741824" in start_env, amd)
+
     def test_agent_opens_no_listening_socket(self):
         d, a = self.up()
         # Exercise it first: runs and a CONNECT stream must not open one either.
