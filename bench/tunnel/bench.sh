@@ -9,9 +9,12 @@
 # processes, 64-byte round trip p50/p99, and connection open + round trip p50/p99.
 #
 # usage: bench/tunnel/bench.sh [BUILD_DIR]   (default build/release; env RUNS rounds,
-# MB per transfer, RAW=1 also prints every round's figures)
+# MB per transfer, RAW=1 also prints every round's figures, TUNE_ALL=1 gives
+# every path's processes the glibc memcpy tuning sccd and scc-agent apply to
+# themselves on AMD processors: src/common/cputune.c)
 # Binds 127.0.0.1:16xxx-19xxx and 127.0.0.2:18443 (loopback only).
 set -eu
+[ -n "${TUNE_ALL:-}" ] && export GLIBC_TUNABLES=glibc.cpu.x86_rep_movsb_threshold=1073741824
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$root/build/release}
 runs=${RUNS:-5}
