@@ -22,10 +22,11 @@
  * moves the unread rest of its buffer to the front for every record.)
  * Both buffers are given back when the connection goes quiet.
  */
-#define CIN_MIN   (32u << 10)  /* a quiet connection reads this much at once */
-#define CIN_CHUNK (256u << 10) /* a busy one grows to this */
-#define COUT_HIGH (512u << 10) /* past this, SSL_write waits for the socket */
-#define COUT_MAX  (COUT_HIGH + (64u << 10))
+#define CIN_MIN       (32u << 10)  /* a quiet connection reads this much at once */
+#define CIN_CHUNK     (256u << 10) /* a busy one grows to this */
+#define COUT_HIGH     (512u << 10) /* past this, SSL_write waits for the socket */
+#define COUT_MAX      (COUT_HIGH + (64u << 10))
+#define DRAINED_BELOW (4u << 10) /* a read this short ends a batch (fill_cin) */
 
 struct scc_tio {
     struct event_base *base;
@@ -46,8 +47,8 @@ struct scc_tio {
     size_t cin_want;     /* read size: doubles while reads fill it */
     struct scc_buf cout; /* ciphertext not yet written */
     size_t cout_off;
-    bool drained; /* the last read(2) came back short: the socket is empty
-                     until the loop says readable again */
+    bool drained; /* the last read(2) came back small: do not read again
+                     until the loop says readable */
     bool eof;     /* the socket said EOF */
     int sock_err; /* a socket error seen by the BIO's user */
     char tls_err[256];
@@ -110,7 +111,10 @@ fill_cin(struct scc_tio *t)
     } while (n < 0 && errno == EINTR);
     if (n > 0)
         t->cin_len = (size_t)n;
-    t->drained = n > 0 && (size_t)n < t->cin_want;
+    /* A short read empties the socket; after a small one (a request, an
+     * answer) nothing more is likely soon, so the next read(2) would only
+     * say EAGAIN.  After a large one more is usually on its way. */
+    t->drained = n > 0 && (size_t)n < DRAINED_BELOW;
     /* Grow only for a connection that fills its reads, and let a quiet
      * one hold no buffer between reads: a thousand idle tunnels then
      * cost no read buffers at all. */
@@ -132,9 +136,7 @@ bio_read_ex(BIO *b, char *out, size_t len, size_t *readbytes)
     BIO_clear_retry_flags(b);
     *readbytes = 0;
     if (avail == 0 && t->drained) {
-        /* A stream socket that gave less than asked had no more: the
-         * read(2) would only say EAGAIN.  Level-triggered readiness
-         * brings us back when more arrives. */
+        /* Level-triggered readiness brings us back when more arrives. */
         BIO_set_retry_read(b);
         return 0;
     }
