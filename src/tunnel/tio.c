@@ -136,7 +136,10 @@ bio_read_ex(BIO *b, char *out, size_t len, size_t *readbytes)
     BIO_clear_retry_flags(b);
     *readbytes = 0;
     if (avail == 0 && t->drained) {
-        /* Level-triggered readiness brings us back when more arrives. */
+        /* Level-triggered readiness brings us back when more arrives.
+         * Meanwhile a quiet connection holds no buffer, as after EAGAIN. */
+        if (t->cin_want == CIN_MIN)
+            cin_fini(t);
         BIO_set_retry_read(b);
         return 0;
     }
