@@ -400,6 +400,55 @@ class TunnelTest(SccTest):
         f.wait_log("forwarding", 10)
         return lport
 
+    def test_forward_keeps_first_bytes_banners_and_half_close(self):
+        # The relay reads a fresh client once before its CONNECT leaves, and
+        # the node answers a dial that completed inside connect(2) at once:
+        # neither may lose a byte or an EOF, or a service that speaks first.
+        d, a = self.up()
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(16)
+        self.addCleanup(srv.close)
+
+        def serve():
+            while True:
+                try:
+                    c, _ = srv.accept()
+                except OSError:
+                    return
+                with c:
+                    c.sendall(b"banner\n")
+                    got = b""
+                    while chunk := c.recv(4096):
+                        got += chunk
+                    c.sendall(b"got " + got)
+
+        threading.Thread(target=serve, daemon=True).start()
+        lport = self.forward(d, "n1", "127.0.0.1:%d" % srv.getsockname()[1])
+        wait_for(lambda: port_open(lport), 5)
+
+        def read_all(s):
+            got = b""
+            while chunk := s.recv(4096):
+                got += chunk
+            return got
+
+        for _ in range(20):
+            # Speaks at once and half-closes: bytes and EOF both arrive.
+            with socket.create_connection(("127.0.0.1", lport), timeout=10) as s:
+                s.sendall(b"hello")
+                s.shutdown(socket.SHUT_WR)
+                self.assertEqual(read_all(s), b"banner\ngot hello")
+            # Waits for the service's banner before it says anything.
+            with socket.create_connection(("127.0.0.1", lport), timeout=10) as s:
+                banner = b""
+                while len(banner) < 7 and (chunk := s.recv(7 - len(banner))):
+                    banner += chunk
+                self.assertEqual(banner, b"banner\n")
+                s.sendall(b"x")
+                s.shutdown(socket.SHUT_WR)
+                self.assertEqual(read_all(s), b"got x")
+
     def test_forward_reaches_a_service_on_the_node_loopback(self):
         d, a = self.up()
         sink, echo = self.start_servers()
