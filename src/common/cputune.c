@@ -3,12 +3,12 @@
  *
  * On the AMD EPYC processors we measured, "rep movsb" copies at a
  * fifteenth of its usual speed when the destination starts in the first
- * half of a cache line (a 16 KiB copy: 1.8 GB/s against 29 GB/s; see
- * bench/README.md).  glibc 2.36 uses it for every copy from 4 KiB up, and
- * a tunnel copies each TLS record several times, twice inside OpenSSL at
- * offsets we do not choose (behind the 5-byte record header).  With
- * glibc's threshold raised out of reach those copies use vector moves,
- * which are fast at any alignment.
+ * half of a cache line (a 16 KiB copy: 1.8 GB/s against 25-34 GB/s;
+ * bench/tunnel/copyalign.sh).  glibc 2.36 uses it for every copy from
+ * about 2 KiB up, and a tunnel copies each TLS record several times, once
+ * inside OpenSSL to just past the 5-byte record header, where we cannot
+ * align it.  With glibc's threshold raised out of reach those copies use
+ * vector moves, which are fast at any alignment.
  *
  * glibc reads GLIBC_TUNABLES once, before main, so the process runs itself
  * again with the tunable added.  The copy that starts then takes it out
