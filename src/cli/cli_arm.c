@@ -96,27 +96,6 @@ parse_bool(const char *s, bool *out)
     return 0;
 }
 
-/* Show the answer's body, then the exit code of the whole command. */
-static int
-show(struct cli_arm *a, struct cli_arm_resp *r, const char *what, const char *const *cols)
-{
-    int rc = r->status == 200 || r->status == 201 ? CLI_OK : cli_arm_error(r, what);
-
-    if (rc == CLI_OK && r->body)
-        cli_arm_print(a, r->body, cols);
-    cli_arm_resp_fini(r);
-    return rc;
-}
-
-static int
-get(struct cli_arm *a, const char *path, const char *what, const char *const *cols)
-{
-    struct cli_arm_resp r;
-
-    cli_arm_call(a, "GET", path, NULL, &r);
-    return show(a, &r, what, cols);
-}
-
 /* A write: answer, optional wait, then the resource as it ended. */
 static int
 write_and_show(struct cli_arm *a, const char *method, const char *path, const json_t *body,
@@ -181,10 +160,10 @@ sub_run(struct cli_arm *a, int argc, char **argv)
     if (parse(argc, argv, 2, allowed, &o) < 0)
         return CLI_USAGE;
     if (strcmp(argv[1], "list") == 0)
-        return get(a, "/subscriptions", "listing subscriptions", sub_cols);
+        return cli_arm_get(a, "/subscriptions", "listing subscriptions", sub_cols);
     if (strcmp(argv[1], "show") == 0) {
         cli_arm_path(path, sizeof(path), "/subscriptions/%s", o.npos ? o.pos[0] : a->sub);
-        return get(a, path, "showing the subscription", sub_cols);
+        return cli_arm_get(a, path, "showing the subscription", sub_cols);
     }
     if (strcmp(argv[1], "create") != 0)
         return CLI_USAGE;
@@ -230,13 +209,13 @@ prov_run(struct cli_arm *a, int argc, char **argv)
 
     if (strcmp(argv[1], "list") == 0) {
         cli_arm_path(path, sizeof(path), "/subscriptions/%s/providers", a->sub);
-        return get(a, path, "listing providers", prov_cols);
+        return cli_arm_get(a, path, "listing providers", prov_cols);
     }
     if (argc != 3)
         return CLI_USAGE;
     if (strcmp(argv[1], "show") == 0) {
         cli_arm_path(path, sizeof(path), "/subscriptions/%s/providers/%s", a->sub, argv[2]);
-        return get(a, path, "showing the provider", prov_cols);
+        return cli_arm_get(a, path, "showing the provider", prov_cols);
     }
     if (strcmp(argv[1], "register") != 0 && strcmp(argv[1], "unregister") != 0)
         return CLI_USAGE;
@@ -282,13 +261,13 @@ group_run(struct cli_arm *a, int argc, char **argv)
         return CLI_USAGE;
     if (strcmp(argv[1], "list") == 0) {
         cli_arm_path(path, sizeof(path), "/subscriptions/%s/resourcegroups", a->sub);
-        return get(a, path, "listing resource groups", group_cols);
+        return cli_arm_get(a, path, "listing resource groups", group_cols);
     }
     if (o.npos != 1)
         return CLI_USAGE;
     cli_arm_path(path, sizeof(path), "/subscriptions/%s/resourcegroups/%s", a->sub, o.pos[0]);
     if (strcmp(argv[1], "show") == 0)
-        return get(a, path, "showing the resource group", group_cols);
+        return cli_arm_get(a, path, "showing the resource group", group_cols);
     if (strcmp(argv[1], "exists") == 0) {
         rc = cli_arm_call(a, "HEAD", path, NULL, &r) == 204 ? CLI_OK : cli_status_exit(r.status);
         cli_arm_resp_fini(&r);
@@ -518,7 +497,7 @@ ws_run(struct cli_arm *a, int argc, char **argv)
         cli_arm_path(path, sizeof(path),
                      "/subscriptions/%s%s%s/providers/Microsoft.Databricks/workspaces", a->sub,
                      a->rg ? "/resourceGroups/" : "", a->rg ? a->rg : "");
-        return get(a, path, "listing workspaces", ws_cols);
+        return cli_arm_get(a, path, "listing workspaces", ws_cols);
     }
     if (o.npos != 1 || a->rg == NULL) {
         fprintf(stderr, "sccctl: workspace %s needs NAME and -g GROUP\n", argv[1]);
@@ -528,12 +507,12 @@ ws_run(struct cli_arm *a, int argc, char **argv)
                  "/subscriptions/%s/resourceGroups/%s/providers/Microsoft.Databricks/workspaces/%s",
                  a->sub, a->rg, o.pos[0]);
     if (strcmp(argv[1], "show") == 0)
-        rc = get(a, path, "showing the workspace", ws_cols);
+        rc = cli_arm_get(a, path, "showing the workspace", ws_cols);
     else if (strcmp(argv[1], "delete") == 0)
         rc = write_and_show(a, "DELETE", path, NULL, "deleting the workspace", NULL, false);
     else if (strcmp(argv[1], "outbound-endpoints") == 0 &&
              cli_arm_path(sub, sizeof(sub), "%s/outboundNetworkDependenciesEndpoints", path))
-        rc = get(a, sub, "listing outbound endpoints", NULL);
+        rc = cli_arm_get(a, sub, "listing outbound endpoints", NULL);
     else if (strcmp(argv[1], "set-running-compute") == 0)
         rc = ws_compute(a, &o, path);
     else
@@ -567,7 +546,7 @@ op_run(struct cli_arm *a, int argc, char **argv)
     if (argc != 3)
         return CLI_USAGE;
     if (strcmp(argv[1], "show") == 0)
-        return get(a, argv[2], "reading the operation", NULL);
+        return cli_arm_get(a, argv[2], "reading the operation", NULL);
     if (strcmp(argv[1], "wait") != 0)
         return CLI_USAGE;
     memset(&r, 0, sizeof(r));

@@ -70,6 +70,10 @@ int cli_arm_call(struct cli_arm *a, const char *method, const char *path, const 
 int cli_arm_finish(struct cli_arm *a, struct cli_arm_resp *r, const char *what,
                    const char *get_path);
 
+/* cli_arm_get - GET path and print the answer (cols, or JSON when NULL);
+ * an error answer is reported as "error what: ...".  The exit code. */
+int cli_arm_get(struct cli_arm *a, const char *path, const char *what, const char *const *cols);
+
 /* Printing. */
 int cli_arm_error(const struct cli_arm_resp *r, const char *what);
 void cli_arm_print(struct cli_arm *a, const json_t *o, const char *const *cols);

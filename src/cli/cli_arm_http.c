@@ -322,6 +322,20 @@ cli_arm_call(struct cli_arm *a, const char *method, const char *path, const json
     return r->status;
 }
 
+int
+cli_arm_get(struct cli_arm *a, const char *path, const char *what, const char *const *cols)
+{
+    struct cli_arm_resp r;
+    int rc;
+
+    cli_arm_call(a, "GET", path, NULL, &r);
+    rc = r.status == 200 ? CLI_OK : cli_arm_error(&r, what);
+    if (rc == CLI_OK && r.body)
+        cli_arm_print(a, r.body, cols);
+    cli_arm_resp_fini(&r);
+    return rc;
+}
+
 /* ---- printing ---- */
 
 int

@@ -55,20 +55,6 @@ run_write(struct cli_arm *a, const char *method, const char *path, const json_t 
     return rc;
 }
 
-static int
-run_get(struct cli_arm *a, const char *path, const char *what)
-{
-    struct cli_arm_resp r;
-    int rc;
-
-    cli_arm_call(a, "GET", path, NULL, &r);
-    rc = r.status == 200 ? CLI_OK : cli_arm_error(&r, what);
-    if (rc == CLI_OK)
-        cli_print_json(r.body);
-    cli_arm_resp_fini(&r);
-    return rc;
-}
-
 /* ---- resource ---- */
 
 static const char res_help[] =
@@ -109,7 +95,7 @@ res_list(struct cli_arm *a, const char *type)
     else
         cli_arm_path(path, sizeof(path), "/subscriptions/%s%s%s/resources", a->sub,
                      a->rg ? "/resourceGroups/" : "", a->rg ? a->rg : "");
-    return run_get(a, path, "listing resources");
+    return cli_arm_get(a, path, "listing resources", NULL);
 }
 
 static int
@@ -124,7 +110,7 @@ res_run(struct cli_arm *a, int argc, char **argv)
     if (id == NULL || id[0] != '/')
         return CLI_USAGE;
     if (strcmp(argv[1], "show") == 0)
-        return run_get(a, id, "showing the resource");
+        return cli_arm_get(a, id, "showing the resource", NULL);
     if (strcmp(argv[1], "delete") == 0)
         return run_write(a, "DELETE", id, NULL, "deleting the resource");
     if (strcmp(argv[1], "put") != 0)
@@ -334,7 +320,7 @@ net_run(struct cli_arm *a, int argc, char **argv)
                         : NULL);
     if ((strcmp(argv[1], "show") == 0 || strcmp(argv[1], "delete") == 0) && type && argc > 3 &&
         net_path(a, path, sizeof(path), type, argv[3]))
-        return strcmp(argv[1], "show") == 0 ? run_get(a, path, "showing the resource")
+        return strcmp(argv[1], "show") == 0 ? cli_arm_get(a, path, "showing the resource", NULL)
                                             : run_write(a, "DELETE", path, NULL, "deleting");
     if (argc < 3 || strcmp(argv[2], "create") != 0 ||
         (body = create_req(a, argv[1], argc, argv, path, sizeof(path))) == NULL)

@@ -541,10 +541,7 @@ cmd_named(struct cli_arm *a, const char *sub, const struct dopts *o)
             cli_print_json(json_object_get(r.body, "template"));
     } else if (strcmp(sub, "operations") == 0) {
         cli_arm_path(url, sizeof(url), "%s/operations?api-version=" API_RES, path);
-        cli_arm_call(a, "GET", url, NULL, &r);
-        rc = r.status == 200 ? CLI_OK : cli_arm_error(&r, "listing the operations");
-        if (rc == CLI_OK)
-            cli_arm_print(a, r.body, op_cols);
+        return cli_arm_get(a, url, "listing the operations", op_cols);
     } else {
         return CLI_USAGE;
     }
@@ -555,9 +552,7 @@ cmd_named(struct cli_arm *a, const char *sub, const struct dopts *o)
 static int
 cmd_list(struct cli_arm *a)
 {
-    struct cli_arm_resp r;
     char url[1024];
-    int rc;
 
     if (a->rg == NULL)
         return usage_err("-g GROUP is required", NULL);
@@ -565,12 +560,7 @@ cmd_list(struct cli_arm *a)
                  "/subscriptions/%s/resourcegroups/%s/providers/Microsoft.Resources/deployments"
                  "?api-version=" API_RES,
                  a->sub, a->rg);
-    cli_arm_call(a, "GET", url, NULL, &r);
-    rc = r.status == 200 ? CLI_OK : cli_arm_error(&r, "listing deployments");
-    if (rc == CLI_OK)
-        cli_arm_print(a, r.body, dep_cols);
-    cli_arm_resp_fini(&r);
-    return rc;
+    return cli_arm_get(a, url, "listing deployments", dep_cols);
 }
 
 static int

@@ -206,12 +206,7 @@ node_list(struct cli_arm *a, const struct node_opts *o)
         return CLI_ERR;
     }
     cli_arm_resp_fini(&r);
-    cli_arm_call(a, "GET", path, NULL, &r);
-    rc = r.status == 200 ? CLI_OK : cli_arm_error(&r, "listing nodes");
-    if (rc == CLI_OK)
-        cli_arm_print(a, r.body, cols);
-    cli_arm_resp_fini(&r);
-    return rc;
+    return cli_arm_get(a, path, "listing nodes", cols);
 }
 
 static int

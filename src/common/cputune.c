@@ -31,8 +31,8 @@
 #include <cpuid.h>
 #include <sys/auxv.h>
 
-#define TUNE_SET "glibc.cpu.x86_rep_movsb_threshold=1073741824"
 #define TUNE_KEY "glibc.cpu.x86_rep_movsb_threshold"
+#define TUNE_SET TUNE_KEY "=1073741824"
 #define TUNE_MAX 4096
 #define MARK     "SCC_CPUTUNE_EXEC" /* set only between our exec and its start */
 
@@ -52,17 +52,14 @@ cpu_is_amd(void)
 static int
 env_restore(const char *mark)
 {
-    char orig[TUNE_MAX];
     int rc = 0;
 
-    if (mark[0] == '+' && strlen(mark + 1) < sizeof(orig)) {
-        memcpy(orig, mark + 1, strlen(mark + 1) + 1);
-        rc = setenv("GLIBC_TUNABLES", orig, 1);
-    } else if (mark[0] == '-') {
+    if (mark[0] == '+')
+        rc = setenv("GLIBC_TUNABLES", mark + 1, 1); /* copies the value */
+    else if (mark[0] == '-')
         rc = unsetenv("GLIBC_TUNABLES");
-    }
     rc = rc == 0 ? 0 : -errno;
-    (void)unsetenv(MARK); /* after: mark points into the environment */
+    (void)unsetenv(MARK); /* last: mark points into the environment */
     return rc;
 }
 

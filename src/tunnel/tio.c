@@ -96,6 +96,16 @@ cin_reserve(struct scc_tio *t, size_t want)
     return 0;
 }
 
+/* cin is empty and the socket too: a quiet connection (one whose reads
+ * never grew) holds no buffer until the next read, so a thousand idle
+ * tunnels cost no read buffers at all. */
+static void
+cin_release_if_quiet(struct scc_tio *t)
+{
+    if (t->cin_want == CIN_MIN)
+        cin_fini(t);
+}
+
 /* One read(2) into cin: >0 bytes, 0 at EOF, -EAGAIN, or -errno. */
 static ssize_t
 fill_cin(struct scc_tio *t)
@@ -115,13 +125,11 @@ fill_cin(struct scc_tio *t)
      * answer) nothing more is likely soon, so the next read(2) would only
      * say EAGAIN.  After a large one more is usually on its way. */
     t->drained = n > 0 && (size_t)n < DRAINED_BELOW;
-    /* Grow only for a connection that fills its reads, and let a quiet
-     * one hold no buffer between reads: a thousand idle tunnels then
-     * cost no read buffers at all. */
+    /* Grow only for a connection that fills its reads. */
     if ((size_t)n == t->cin_want && t->cin_want < CIN_CHUNK)
         t->cin_want *= 2;
-    else if (n < 0 && t->cin_want == CIN_MIN)
-        cin_fini(t);
+    else if (n < 0)
+        cin_release_if_quiet(t);
     else if (n == 0)
         t->eof = true;
     return n >= 0 ? n : (errno == EWOULDBLOCK ? -EAGAIN : -errno);
@@ -136,10 +144,8 @@ bio_read_ex(BIO *b, char *out, size_t len, size_t *readbytes)
     BIO_clear_retry_flags(b);
     *readbytes = 0;
     if (avail == 0 && t->drained) {
-        /* Level-triggered readiness brings us back when more arrives.
-         * Meanwhile a quiet connection holds no buffer, as after EAGAIN. */
-        if (t->cin_want == CIN_MIN)
-            cin_fini(t);
+        /* Level-triggered readiness brings us back when more arrives. */
+        cin_release_if_quiet(t);
         BIO_set_retry_read(b);
         return 0;
     }

@@ -314,15 +314,6 @@ test_deploy_allocation_failures_are_clean(void **state)
     json_decref(body);
 }
 
-static int
-setup(void **state)
-{
-    (void)state;
-    /* Route jansson through scc_malloc so that failure injection reaches it. */
-    json_set_alloc_funcs(scc_malloc, scc_free);
-    return 0;
-}
-
 int
 main(void)
 {
@@ -336,5 +327,5 @@ main(void)
             cmocka_unit_test(test_deploy_allocation_failures_are_clean),
     };
 
-    return cmocka_run_group_tests(tests, setup, NULL);
+    return cmocka_run_group_tests(tests, json_alloc_setup, NULL);
 }

@@ -1,16 +1,19 @@
 /*
- * test_json.h - JSON literals in unit tests, written with ` for JSON's
- * double quote so that they read without escapes.  Include after test.h.
+ * test_json.h - JSON in unit tests: literals written with ` for JSON's
+ * double quote so that they read without escapes, and the group setup
+ * that lets failure injection reach jansson.  Include after test.h.
  */
 #ifndef SCC_TESTS_TEST_JSON_H
 #define SCC_TESTS_TEST_JSON_H
+
+#include "common/mem.h"
 
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static json_t *
+static inline json_t *
 J(const char *text)
 {
     char *d = strdup(text);
@@ -28,6 +31,16 @@ J(const char *text)
     assert_non_null(v);
     free(d);
     return v;
+}
+
+/* A cmocka group setup: jansson allocates through scc_malloc, so that
+ * scc_mem_fail_at reaches it too. */
+static inline int
+json_alloc_setup(void **state)
+{
+    (void)state;
+    json_set_alloc_funcs(scc_malloc, scc_free);
+    return 0;
 }
 
 #endif /* SCC_TESTS_TEST_JSON_H */

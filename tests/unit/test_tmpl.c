@@ -1312,15 +1312,6 @@ test_alloc_failures_loops_outputs_and_references(void **state)
     scope.reference = NULL;
 }
 
-static int
-setup(void **state)
-{
-    (void)state;
-    /* Route jansson through scc_malloc so that failure injection reaches it. */
-    json_set_alloc_funcs(scc_malloc, scc_free);
-    return 0;
-}
-
 int
 main(void)
 {
@@ -1370,5 +1361,5 @@ main(void)
             cmocka_unit_test(test_alloc_failures_loops_outputs_and_references),
     };
 
-    return cmocka_run_group_tests(tests, setup, NULL);
+    return cmocka_run_group_tests(tests, json_alloc_setup, NULL);
 }

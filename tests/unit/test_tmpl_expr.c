@@ -1,6 +1,7 @@
 /* Unit tests for the template expression language and function library
  * (src/control/ctl_tmpl_expr.c, ctl_tmpl_fn*.c) through ctl_tmpl_eval_string. */
 #include "test.h"
+#include "test_json.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -550,15 +551,6 @@ test_expr_allocation_failures_are_clean(void **state)
     }
 }
 
-static int
-setup(void **state)
-{
-    (void)state;
-    /* Route jansson through scc_malloc so that failure injection reaches it. */
-    json_set_alloc_funcs(scc_malloc, scc_free);
-    return 0;
-}
-
 int
 main(void)
 {
@@ -588,5 +580,5 @@ main(void)
             cmocka_unit_test(test_expr_allocation_failures_are_clean),
     };
 
-    return cmocka_run_group_tests(tests, setup, NULL);
+    return cmocka_run_group_tests(tests, json_alloc_setup, NULL);
 }
