@@ -7,6 +7,8 @@
 #include <pthread.h>
 #include <stdbool.h>
 
+#define DRAIN_ROUNDS 8
+
 struct job {
     struct job *next;
     scc_worker_fn fn, done;
@@ -123,7 +125,7 @@ scc_worker_submit(struct scc_worker *w, scc_worker_fn fn, scc_worker_fn done, vo
     struct job *j;
 
     pthread_mutex_lock(&w->mu);
-    if (w->todo.len >= w->max_queue) {
+    if (w->stop || w->todo.len >= w->max_queue) { /* a stopped thread would never run it */
         pthread_mutex_unlock(&w->mu);
         return SCC_EBUSY;
     }
@@ -177,6 +179,30 @@ scc_worker_run_sync(struct scc_worker *w, scc_worker_fn fn, void *arg)
     pthread_mutex_destroy(&s.mu);
     pthread_cond_destroy(&s.cv);
     return rc;
+}
+
+static void
+barrier(void *arg)
+{
+    (void)arg;
+}
+
+void
+scc_worker_drain(struct scc_worker *w)
+{
+    bool more = true;
+
+    /* One thread runs jobs in order, so once a barrier has run every job
+     * queued before it has finished.  Done callbacks may queue more (a
+     * revocation refreshes the revoked list); a few rounds take those. */
+    for (int round = 0; more && round < DRAIN_ROUNDS; round++) {
+        if (scc_worker_run_sync(w, barrier, NULL) < 0)
+            break;
+        run_done(-1, 0, w);
+        pthread_mutex_lock(&w->mu);
+        more = w->todo.head != NULL;
+        pthread_mutex_unlock(&w->mu);
+    }
 }
 
 void

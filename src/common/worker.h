@@ -20,13 +20,19 @@ typedef void (*scc_worker_fn)(void *arg);
 /* scc_worker_new - start the thread; at most max_queue jobs may wait. */
 int scc_worker_new(struct event_base *base, size_t max_queue, struct scc_worker **out);
 
-/* scc_worker_submit - queue a job.  SCC_EBUSY when the queue is full,
- * SCC_ENOMEM.  done may be NULL. */
+/* scc_worker_submit - queue a job.  SCC_EBUSY when the queue is full or
+ * the worker is being freed, SCC_ENOMEM.  done may be NULL. */
 int scc_worker_submit(struct scc_worker *w, scc_worker_fn fn, scc_worker_fn done, void *arg);
 
 /* scc_worker_run_sync - run fn on the worker and wait (start-up and
  * shutdown only, never from the running loop's callbacks). */
 int scc_worker_run_sync(struct scc_worker *w, scc_worker_fn fn, void *arg);
+
+/* scc_worker_drain - wait for every queued job, then run the done
+ * callbacks due on the calling (loop) thread; repeat for a few
+ * generations of jobs those callbacks queue.  Shutdown calls it before
+ * freeing what the callbacks use. */
+void scc_worker_drain(struct scc_worker *w);
 
 /* scc_worker_free - finish queued jobs, run their done callbacks, join. */
 void scc_worker_free(struct scc_worker *w);

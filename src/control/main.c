@@ -202,6 +202,8 @@ sccd_stop(struct sccd *d)
         /* Let deferred closes run before the base goes. */
         event_base_loop(c->base, EVLOOP_NONBLOCK);
     }
+    if (c->worker) /* done callbacks still due use the revoked list */
+        scc_worker_drain(c->worker);
     ctl_nodes_stop(c);
     if (c->worker) {
         if (c->store)

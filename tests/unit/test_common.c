@@ -10,6 +10,10 @@
 #include "common/mem.h"
 #include "common/parse.h"
 #include "common/time.h"
+#include "common/worker.h"
+
+#include <event2/event.h>
+#include <event2/thread.h>
 
 static void
 test_parse_u64_rejects_garbage_and_overflow(void **state)
@@ -197,6 +201,45 @@ test_strerror_covers_both_spaces(void **state)
     assert_string_equal(scc_strerror(0), "success");
 }
 
+struct chain {
+    struct scc_worker *w;
+    int ran, done, left;
+};
+
+static void
+chain_job(void *arg)
+{
+    ((struct chain *)arg)->ran++;
+}
+
+static void
+chain_done(void *arg)
+{
+    struct chain *c = arg;
+
+    c->done++;
+    if (c->left-- > 0) /* a callback that queues more work, like a revocation */
+        assert_int_equal(scc_worker_submit(c->w, chain_job, chain_done, c), 0);
+}
+
+static void
+test_worker_drain_runs_callbacks_and_the_jobs_they_queue(void **state)
+{
+    struct event_base *base;
+    struct chain c = {.left = 2};
+
+    (void)state;
+    assert_int_equal(evthread_use_pthreads(), 0);
+    assert_non_null(base = event_base_new());
+    assert_int_equal(scc_worker_new(base, 16, &c.w), 0);
+    assert_int_equal(scc_worker_submit(c.w, chain_job, chain_done, &c), 0);
+    scc_worker_drain(c.w); /* the loop never runs: drain alone delivers */
+    assert_int_equal(c.ran, 3);
+    assert_int_equal(c.done, 3);
+    scc_worker_free(c.w);
+    event_base_free(base);
+}
+
 int
 main(void)
 {
@@ -212,6 +255,7 @@ main(void)
             cmocka_unit_test(test_ratelimit_bursts_then_refills),
             cmocka_unit_test(test_list_next_walks_items_and_trims),
             cmocka_unit_test(test_strerror_covers_both_spaces),
+            cmocka_unit_test(test_worker_drain_runs_callbacks_and_the_jobs_they_queue),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
