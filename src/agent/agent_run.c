@@ -177,8 +177,7 @@ finish_if_done(struct agent_run *run)
     run->state = run->term_signal ? RUN_KILLED : RUN_EXITED;
     run->ended_ms = scc_time_wall_ms();
     run->r->active--;
-    if (run->kill_timer)
-        evtimer_del(run->kill_timer);
+    /* A cancelled run's kill timer stays: what it started may outlive it. */
     if (run->grace_timer)
         evtimer_del(run->grace_timer);
     persist(run);
@@ -244,10 +243,12 @@ on_kill(evutil_socket_t fd, short what, void *arg)
     struct agent_run *run = arg;
 
     (void)fd, (void)what;
-    if (run->state == RUN_RUNNING && !run->exited) {
-        scc_log_warn(&run->r->a->log, "run=%s ignored SIGTERM; sending SIGKILL", run->id);
-        (void)kill(-run->pid, SIGKILL);
-    }
+    /* Armed by a cancel only.  The group outlives its leader while any
+     * member lives (the kernel reuses neither pid meanwhile), so this also
+     * reaches a child that ignored SIGTERM after the leader obeyed it. */
+    if (run->pid > 1 && kill(-run->pid, SIGKILL) == 0)
+        scc_log_warn(&run->r->a->log, "run=%s: group %d outlived SIGTERM; sent SIGKILL", run->id,
+                     (int)run->pid);
 }
 
 static void
@@ -654,7 +655,7 @@ agent_run_cancel(struct agent_run *run)
     uint32_t grace = run->r->a->cfg->kill_grace_ms;
     struct timeval tv = {(time_t)(grace / 1000), (suseconds_t)(grace % 1000) * 1000};
 
-    if (run->state != RUN_RUNNING || run->exited)
+    if (run->state != RUN_RUNNING) /* a reaped leader whose group still writes is running */
         return SCC_ECLOSED;
     if (!run->cancelled) {
         run->cancelled = true;

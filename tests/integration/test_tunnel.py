@@ -10,7 +10,7 @@ import threading
 import time
 import unittest
 
-from scc import AGENT, BENCH, SccTest, free_port, port_open, wait_for
+from scc import AGENT, BENCH, SCCCTL, SccTest, free_port, port_open, wait_for
 
 
 def listening_inodes():
@@ -65,6 +65,51 @@ class TunnelTest(SccTest):
         r = self.sccctl(d, "exec", "n1", "--", "/no/such/program", check=False)
         self.assertEqual(r.returncode, 255)
         self.assertIn(b"cannot run '/no/such/program'", r.stderr)
+
+    def test_ctrl_c_cancels_the_whole_process_group(self):
+        d = self.sccd()
+        a = self.agent(d, self.token(d), extra=["--kill-grace", "1s"])
+        # The leader obeys SIGTERM; one child of it ignores SIGTERM and
+        # keeps the output pipe open, so only the SIGKILL ends it.
+        tag = "%d" % (100000 + os.getpid() % 100000)
+        names = [("sleep", n + tag) for n in ("7", "8")]
+        script = "sleep 7%s & (trap '' TERM; exec sleep 8%s) & echo started; wait" % (tag, tag)
+
+        def alive():
+            found = []
+            for pid in filter(str.isdigit, os.listdir("/proc")):
+                try:
+                    with open("/proc/%s/cmdline" % pid, "rb") as f:
+                        cmd = tuple(f.read().decode("utf-8", "replace").split("\0")[:2])
+                except OSError:
+                    continue
+                if cmd in names:
+                    found.append(int(pid))
+            return found
+
+        def kill_leftovers():
+            for pid in alive():
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+
+        self.addCleanup(kill_leftovers)
+        x = subprocess.Popen([SCCCTL, "--data-dir", d.data, "exec", "n1", "--", "sh", "-c",
+                              script], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            self.assertEqual(x.stdout.readline(), b"started\n")
+            wait_for(lambda: len(alive()) == 2, 5, what="both children to start")
+            x.send_signal(signal.SIGINT)
+            code = x.wait(timeout=20)
+        finally:
+            if x.poll() is None:
+                x.kill()
+            x.communicate()
+        wait_for(lambda: not alive(), 10, what="every process of the run to end")
+        self.assertEqual(code, 128 + signal.SIGTERM)
+        a.wait_log("cancel: SIGTERM to group", 5)
+        a.wait_log("outlived SIGTERM; sent SIGKILL", 5)
 
     def test_runs_see_the_environment_the_agent_was_given(self):
         # scc-agent may start itself again with a glibc tunable added
