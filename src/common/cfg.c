@@ -123,14 +123,19 @@ find(const struct scc_cfg_opt *opts, size_t n, const char *name, size_t len)
     return NULL;
 }
 
+/* names is "NAME" or "first,second": the first one set and not empty wins
+ * (https_proxy before HTTPS_PROXY, as curl reads them). */
 static const char *
-env_get(const char *name)
+env_get(const char *names)
 {
-    size_t n = strlen(name);
+    for (const char *name = names; *name;) {
+        size_t n = strcspn(name, ",");
 
-    for (char **e = environ; e && *e; e++) {
-        if (strncmp(*e, name, n) == 0 && (*e)[n] == '=')
-            return *e + n + 1;
+        for (char **e = environ; e && *e; e++) {
+            if (strncmp(*e, name, n) == 0 && (*e)[n] == '=' && (*e)[n + 1] != '\0')
+                return *e + n + 1;
+        }
+        name += n + (name[n] == ',');
     }
     return NULL;
 }

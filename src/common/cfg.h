@@ -33,7 +33,7 @@ struct scc_cfg_opt {
     const char *def; /* default as text, or NULL */
     uint64_t min, max;
     const char *help;
-    const char *env; /* environment fallback, or NULL */
+    const char *env; /* environment fallback: "NAME" or "NAME,OTHER" (first set wins), or NULL */
 };
 
 /*

@@ -585,19 +585,24 @@ class TunnelTest(SccTest):
         self.procs[0].wait_log("shed with retry-after=7", 5)
         self.assertEqual([n["node"] for n in self.nodes(d)], ["n1"])
 
-    def test_agent_goes_through_an_http_connect_proxy_with_basic_auth(self):
+    def tinyproxy(self, d, auth=""):
+        """A real HTTP CONNECT proxy in front of d's relay: (port, Proc)."""
         if not os.path.exists("/usr/bin/tinyproxy"):
             self.skipTest("tinyproxy is not installed (scripts/setup.sh --test installs it)")
-        d = self.sccd()
         port = free_port()
         conf = self.path("tinyproxy.conf")
         with open(conf, "w") as f:
-            f.write("Port %d\nListen 127.0.0.1\nTimeout 600\nMaxClients 20\n"
-                    "BasicAuth scc s3cret\nConnectPort %s\nLogLevel Connect\n"
-                    "PidFile \"%s\"\n" % (port, d.endpoints["relay"].rsplit(":", 1)[1],
-                                          self.path("tinyproxy.pid")))
-        self.start("tinyproxy", ["/usr/bin/tinyproxy", "-d", "-c", conf])
+            f.write("Port %d\nListen 127.0.0.1\nTimeout 600\nMaxClients 20\n%s"
+                    "ConnectPort %s\nLogLevel Connect\nPidFile \"%s\"\n" % (
+                        port, auth and "BasicAuth %s\n" % auth,
+                        d.endpoints["relay"].rsplit(":", 1)[1], self.path("tinyproxy.pid")))
+        p = self.start("tinyproxy", ["/usr/bin/tinyproxy", "-d", "-c", conf])
         wait_for(lambda: port_open(port), 5)
+        return port, p
+
+    def test_agent_goes_through_an_http_connect_proxy_with_basic_auth(self):
+        d = self.sccd()
+        port, _ = self.tinyproxy(d, auth="scc s3cret")
         t = self.token(d)
         bad = self.agent(d, t, name="badauth", wait_up=False,
                          extra=["--proxy", "http://scc:wrong@127.0.0.1:%d" % port])
@@ -609,6 +614,24 @@ class TunnelTest(SccTest):
         self.assertIn("CONNECT", self.procs[1].text())
         r = self.sccctl(d, "exec", "n1", "--", "echo", "via proxy")
         self.assertEqual(r.stdout, b"via proxy\n")
+
+    def test_agent_takes_its_proxy_from_the_environment_and_honours_no_proxy(self):
+        d = self.sccd()
+        port, proxy = self.tinyproxy(d)
+        env = dict(os.environ, https_proxy="http://127.0.0.1:%d" % port)
+        env.pop("HTTPS_PROXY", None)
+        env.pop("NO_PROXY", None)
+        env.pop("no_proxy", None)
+        a = self.agent(d, self.token(d, node="n1"), name="viaenv", env=env)
+        self.assertIn("proxy=127.0.0.1 tunnel up", a.text())
+        relay = d.endpoints["relay"]
+        asked = lambda: proxy.text().count("): CONNECT %s " % relay)
+        wait_for(lambda: asked() == 2, 5, what="the proxy's CONNECTs (enrolment, tunnel)")
+        env["NO_PROXY"] = "example.com, %s" % relay.rsplit(":", 1)[0]
+        b = self.agent(d, self.token(d, node="n2"), name="direct", env=env)
+        self.assertNotIn("proxy=", b.text())
+        self.assertEqual(asked(), 2)
+        self.assertEqual(sorted(n["node"] for n in self.nodes(d)), ["n1", "n2"])
 
     def test_legacy_mode_the_relay_dials_the_node(self):
         d = self.sccd()
