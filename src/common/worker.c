@@ -23,10 +23,11 @@ struct queue {
 struct scc_worker {
     pthread_t thread;
     pthread_mutex_t mu;
-    pthread_cond_t cv;
+    pthread_cond_t cv;   /* work for the thread */
+    pthread_cond_t idle; /* the thread ran out of work (scc_worker_drain) */
     struct queue todo, finished;
     size_t max_queue;
-    bool stop, started;
+    bool stop, started, running;
     struct event *done_ev;
 };
 
@@ -69,11 +70,15 @@ thread_main(void *arg)
             pthread_cond_wait(&w->cv, &w->mu);
         if ((j = pop(&w->todo)) == NULL)
             break; /* stop requested and nothing left */
+        w->running = true;
         pthread_mutex_unlock(&w->mu);
         j->fn(j->arg);
         pthread_mutex_lock(&w->mu);
+        w->running = false;
         push(&w->finished, j);
         event_active(w->done_ev, 0, 0);
+        if (w->todo.head == NULL)
+            pthread_cond_broadcast(&w->idle);
     }
     pthread_mutex_unlock(&w->mu);
     return NULL;
@@ -109,6 +114,7 @@ scc_worker_new(struct event_base *base, size_t max_queue, struct scc_worker **ou
     w->max_queue = max_queue;
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
+    pthread_cond_init(&w->idle, NULL);
     if ((w->done_ev = event_new(base, -1, 0, run_done, w)) == NULL ||
         pthread_create(&w->thread, NULL, thread_main, w) != 0) {
         scc_worker_free(w);
@@ -181,27 +187,22 @@ scc_worker_run_sync(struct scc_worker *w, scc_worker_fn fn, void *arg)
     return rc;
 }
 
-static void
-barrier(void *arg)
-{
-    (void)arg;
-}
-
 void
 scc_worker_drain(struct scc_worker *w)
 {
-    bool more = true;
+    /* Done callbacks may queue more work (a revocation refreshes the
+     * revoked list): a few rounds take those too. */
+    for (int round = 0; round < DRAIN_ROUNDS; round++) {
+        bool idle;
 
-    /* One thread runs jobs in order, so once a barrier has run every job
-     * queued before it has finished.  Done callbacks may queue more (a
-     * revocation refreshes the revoked list); a few rounds take those. */
-    for (int round = 0; more && round < DRAIN_ROUNDS; round++) {
-        if (scc_worker_run_sync(w, barrier, NULL) < 0)
-            break;
-        run_done(-1, 0, w);
         pthread_mutex_lock(&w->mu);
-        more = w->todo.head != NULL;
+        while (w->todo.head != NULL || w->running)
+            pthread_cond_wait(&w->idle, &w->mu);
+        idle = w->finished.head == NULL;
         pthread_mutex_unlock(&w->mu);
+        if (idle)
+            return;
+        run_done(-1, 0, w);
     }
 }
 
@@ -222,5 +223,6 @@ scc_worker_free(struct scc_worker *w)
         event_free(w->done_ev);
     pthread_mutex_destroy(&w->mu);
     pthread_cond_destroy(&w->cv);
+    pthread_cond_destroy(&w->idle);
     scc_free(w);
 }
