@@ -183,11 +183,16 @@ start_run(struct exec *x, int argc, char **argv)
     for (int i = 0; i < argc; i++)
         json_array_append_new(cmd, json_string(argv[i]));
     req = json_pack("{s:s, s:o}", "id", x->id, "command", cmd);
-    for (;;) {
+    for (int tries = 0;; tries++) {
         status = cli_call(x->c, "POST", "/v1/runs", x->node, req, &body);
         if (status == 200 || status == 201 || (status != 0 && status < 500) ||
             scc_time_mono_ms() > x->give_up_ms)
             break;
+        if (tries == 0) { /* a node that does not answer: say so, once */
+            (void)cli_print_error(status, body, "starting the run");
+            fprintf(stderr, "sccctl: retrying for up to %us (Ctrl-C to stop)\n",
+                    RETRY_FOR_MS / 1000);
+        }
         json_decref(body);
         cli_disconnect(x->c);
         usleep((useconds_t)scc_backoff_next(&x->bo) * 1000);

@@ -111,6 +111,27 @@ class TunnelTest(SccTest):
         a.wait_log("cancel: SIGTERM to group", 5)
         a.wait_log("outlived SIGTERM; sent SIGKILL", 5)
 
+    def test_a_frozen_node_gets_a_clear_message_and_one_run_once_it_answers(self):
+        d, a = self.up(extra=["--request-timeout", "1s"])
+        os.kill(a.pid, signal.SIGSTOP)
+        x = subprocess.Popen([SCCCTL, "--data-dir", d.data, "exec", "n1", "--", "sh", "-c",
+                              "echo ran >> %s; echo hi" % self.path("ran")],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            line = x.stderr.readline()  # the relay gave up on the node after 1 s
+            self.assertIn(b"the node did not answer in time (NodeTimeout, HTTP 504)", line)
+            self.assertIn(b"retrying for up to 120s", x.stderr.readline())
+            os.kill(a.pid, signal.SIGCONT)
+            out, err = x.communicate(timeout=30)
+        finally:
+            os.kill(a.pid, signal.SIGCONT)
+            if x.poll() is None:
+                x.kill()
+                x.communicate()
+        self.assertEqual((x.returncode, out, err), (0, b"hi\n", b""))
+        with open(self.path("ran")) as f:  # the retry reused the run's id
+            self.assertEqual(f.read(), "ran\n")
+
     def test_runs_see_the_environment_the_agent_was_given(self):
         # scc-agent may start itself again with a glibc tunable added
         # (src/common/cputune.c); what it runs must not notice.
