@@ -6,7 +6,7 @@ set -eu
 build_pkgs="build-essential cmake pkg-config libevent-dev libnghttp2-dev libssl-dev
 libjansson-dev libsqlite3-dev libcmocka-dev libcurl4-openssl-dev iproute2 nftables"
 test_pkgs="python3 openssl curl procps clang libclang-rt-14-dev valgrind tinyproxy-bin nmap
-stunnel4 openssh-server openssh-client wrk hyperfine socat sqlite3"
+stunnel4 openssh-server openssh-client wrk hyperfine socat sqlite3 strace systemd"
 
 want="$build_pkgs"
 if [ "${1:-}" = "--test" ]; then
