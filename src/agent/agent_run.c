@@ -684,6 +684,8 @@ agent_run_delete(struct agent_runs *r, struct agent_run *run)
 {
     if (run->state == RUN_RUNNING)
         return SCC_EBUSY;
+    if (evtimer_pending(run->kill_timer, NULL)) /* a cancel's SIGKILL is still due */
+        on_kill(-1, 0, run);
     /* Followers end their streams when told the run is gone. */
     while (run->watchers) {
         struct agent_run_watch *w = run->watchers;
