@@ -97,12 +97,15 @@ class TunnelTest(SccTest):
         self.addCleanup(kill_leftovers)
         x = subprocess.Popen([SCCCTL, "--data-dir", d.data, "exec", "n1", "--", "sh", "-c",
                               script], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        watchdog = threading.Timer(30, x.kill)  # a hung sccctl fails the test, not CI
+        watchdog.start()
         try:
             self.assertEqual(x.stdout.readline(), b"started\n")
             wait_for(lambda: len(alive()) == 2, 5, what="both children to start")
             x.send_signal(signal.SIGINT)
             code = x.wait(timeout=20)
         finally:
+            watchdog.cancel()
             if x.poll() is None:
                 x.kill()
             x.communicate()
@@ -117,6 +120,8 @@ class TunnelTest(SccTest):
         x = subprocess.Popen([SCCCTL, "--data-dir", d.data, "exec", "n1", "--", "sh", "-c",
                               "echo ran >> %s; echo hi" % self.path("ran")],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        watchdog = threading.Timer(30, x.kill)  # a hung sccctl fails the test, not CI
+        watchdog.start()
         try:
             line = x.stderr.readline()  # the relay gave up on the node after 1 s
             self.assertIn(b"the node did not answer in time (NodeTimeout, HTTP 504)", line)
@@ -124,6 +129,7 @@ class TunnelTest(SccTest):
             os.kill(a.pid, signal.SIGCONT)
             out, err = x.communicate(timeout=30)
         finally:
+            watchdog.cancel()
             os.kill(a.pid, signal.SIGCONT)
             if x.poll() is None:
                 x.kill()
