@@ -282,15 +282,6 @@ fail:
     return rc;
 }
 
-static int
-close_one(struct relay_tunnel *t, void *arg)
-{
-    (void)arg;
-    t->registered = false;
-    scc_h2io_close(t->io, 0);
-    return 0;
-}
-
 void
 relay_free(struct relay *r)
 {
@@ -299,12 +290,12 @@ relay_free(struct relay *r)
     relay_accept_free_all(r);
     relay_legacy_free_all(r);
     relay_handoff_free_all(r);
-    if (r->tunnels) {
-        /* Closing is deferred to the loop; tunnels unregister themselves
-         * when their close event runs, which the caller lets happen. */
-        relay_each(r, close_one, NULL);
-        scc_map_free(r->tunnels);
-    }
+    relay_admin_free_all(r);
+    /* Close every tunnel now, registered or not (one that sent GOAWAY,
+     * one already closing): their streams' owners still count in r. */
+    while (!LIST_EMPTY(&r->all))
+        scc_h2io_close_now(LIST_FIRST(&r->all)->io, 0);
+    scc_map_free(r->tunnels);
     for (size_t i = 0; i < r->nlisteners; i++) {
         if (r->listeners[i].ev)
             event_free(r->listeners[i].ev);

@@ -77,6 +77,7 @@ on_tunnel_close(struct scc_h2io *io, int rc, void *arg)
     struct relay *r = t->r;
 
     (void)io;
+    LIST_REMOVE(t, all);
     r->metrics->tunnel_disconnects++;
     r->metrics->bytes_to_node += scc_h2io_payload_out(t->io);
     r->metrics->bytes_from_node += scc_h2io_payload_in(t->io);
@@ -197,6 +198,7 @@ relay_tunnel_open(struct relay *r, struct scc_tio *tio, const char *peer, uint64
             relay_legacy_closed(d, SCC_ENOMEM);
         return;
     }
+    LIST_INSERT_HEAD(&r->all, t, all);
     r->metrics->tunnel_connects++;
     r->metrics->tls_resumed += t->resumed;
     tunnel_admit(r, t);

@@ -174,10 +174,19 @@ disconnect_route(struct relay *r, struct scc_h2_stream *s, const char *path)
     return true;
 }
 
+/* Admin connections and sniffs are listed on the relay, so that
+ * relay_free closes what is still open while the relay can serve their
+ * last callbacks. */
+struct relay_admin_conn {
+    LIST_ENTRY(relay_admin_conn) link;
+    struct relay *r;
+    struct scc_h2io *io;
+};
+
 static void
 on_admin_request(struct scc_h2 *h2, struct scc_h2_stream *s, void *arg)
 {
-    struct relay *r = arg;
+    struct relay *r = ((struct relay_admin_conn *)arg)->r;
     const struct scc_h2_head *h = scc_h2_stream_head(s);
     const char *node = scc_h2_stream_header(s, "scc-node");
     const char *q = h->path ? strchr(h->path, '?') : NULL;
@@ -205,13 +214,18 @@ on_admin_request(struct scc_h2 *h2, struct scc_h2_stream *s, void *arg)
 static void
 on_admin_close(struct scc_h2io *io, int rc, void *arg)
 {
-    (void)io, (void)rc, (void)arg;
+    struct relay_admin_conn *ac = arg;
+
+    (void)io, (void)rc;
+    LIST_REMOVE(ac, link);
+    scc_free(ac);
 }
 
 /* A new admin connection: HTTP/2 (sccctl, the API) or a handoff (one
  * message with a passed socket, see relay_handoff.c).  The first bytes say
  * which; a client that sends nothing within the deadline is dropped. */
-struct sniff {
+struct relay_sniff {
+    LIST_ENTRY(relay_sniff) link;
     struct relay *r;
     struct event *ev;
 };
@@ -223,20 +237,40 @@ h2_serve(struct relay *r, int fd)
     /* Local and trusted by file permission: no pings, no idle deadline
      * (a follow of a long run may be silent for hours). */
     struct scc_h2io_cfg iocfg = {0, 0};
+    struct relay_admin_conn *ac = scc_calloc(1, sizeof(*ac));
     struct scc_tio *tio = NULL;
-    struct scc_h2io *io = NULL;
 
-    if (scc_tio_new(r->base, fd, &tio) < 0)
+    if (ac == NULL) {
+        close(fd);
         return;
-    if (scc_h2io_new(r->base, tio, SCC_H2_SERVER, &r->h2set, &cbs, &iocfg, on_admin_close, r, &io) <
-        0)
+    }
+    if (scc_tio_new(r->base, fd, &tio) < 0) {
+        scc_free(ac);
+        return;
+    }
+    ac->r = r;
+    if (scc_h2io_new(r->base, tio, SCC_H2_SERVER, &r->h2set, &cbs, &iocfg, on_admin_close, ac,
+                     &ac->io) < 0) {
         scc_log_warn(&r->log, "admin connection setup failed");
+        scc_free(ac);
+        return;
+    }
+    LIST_INSERT_HEAD(&r->admin_conns, ac, link);
+}
+
+static void
+sniff_free(struct relay_sniff *sn)
+{
+    LIST_REMOVE(sn, link);
+    event_free(sn->ev);
+    scc_free(sn);
 }
 
 static void
 on_sniff(evutil_socket_t fd, short what, void *arg)
 {
-    struct sniff *sn = arg;
+    struct relay_sniff *sn = arg;
+    struct relay *r = sn->r;
     char head[7];
     ssize_t n = (what & EV_TIMEOUT) ? -1 : recv(fd, head, sizeof(head), MSG_PEEK);
 
@@ -245,14 +279,13 @@ on_sniff(evutil_socket_t fd, short what, void *arg)
     if (n > 0 && (size_t)n < sizeof(head) && memcmp(head, "SCCLSN1", (size_t)n) == 0 &&
         !(what & EV_TIMEOUT))
         return; /* a handoff still arriving */
-    event_free(sn->ev);
+    sniff_free(sn);
     if (n == (ssize_t)sizeof(head) && memcmp(head, "SCCLSN1", sizeof(head)) == 0)
-        relay_handoff(sn->r, (int)fd);
+        relay_handoff(r, (int)fd);
     else if (n > 0)
-        h2_serve(sn->r, (int)fd);
+        h2_serve(r, (int)fd);
     else
         close((int)fd);
-    scc_free(sn);
 }
 
 void
@@ -263,7 +296,7 @@ relay_on_admin_accept(evutil_socket_t lfd, short what, void *arg)
 
     (void)what;
     for (int i = 0; i < 16; i++) {
-        struct sniff *sn;
+        struct relay_sniff *sn;
         int fd, rc;
 
         if ((rc = scc_sock_accept(lfd, &fd, NULL, 0)) < 0) {
@@ -281,5 +314,19 @@ relay_on_admin_accept(evutil_socket_t lfd, short what, void *arg)
             continue;
         }
         sn->r = r;
+        LIST_INSERT_HEAD(&r->sniffs, sn, link);
     }
+}
+
+void
+relay_admin_free_all(struct relay *r)
+{
+    while (!LIST_EMPTY(&r->sniffs)) {
+        struct relay_sniff *sn = LIST_FIRST(&r->sniffs);
+
+        close((int)event_get_fd(sn->ev));
+        sniff_free(sn);
+    }
+    while (!LIST_EMPTY(&r->admin_conns))
+        scc_h2io_close_now(LIST_FIRST(&r->admin_conns)->io, 0);
 }

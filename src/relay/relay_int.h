@@ -22,6 +22,8 @@ struct scc_map;
 
 struct relay_dialer;
 struct relay_forwarder;
+struct relay_admin_conn;
+struct relay_sniff;
 
 struct relay_tunnel {
     struct relay *r;
@@ -33,7 +35,8 @@ struct relay_tunnel {
     char uri[SCC_IDENT_URI_MAX + 1];
     char peer[SCC_ADDR_STR_MAX];
     char serial[64];
-    uint64_t since_ms; /* wall clock */
+    uint64_t since_ms;            /* wall clock */
+    LIST_ENTRY(relay_tunnel) all; /* in r->all from open to close, registered or not */
     bool resumed;
     bool registered;
     struct scc_log_ctx log;
@@ -59,9 +62,12 @@ struct relay {
     char bound[SCC_ADDR_STR_MAX * RELAY_LISTENERS_MAX]; /* "a,b": every listener */
     struct scc_map *tunnels; /* path -> newest struct relay_tunnel of that node */
     size_t ntunnels;
-    size_t handshakes;                  /* in progress */
-    LIST_HEAD(, relay_pending) pending; /* those handshakes (relay_accept.c) */
-    LIST_HEAD(, relay_enroll) enrolls;  /* enrolment connections (relay_accept.c) */
+    size_t handshakes;                         /* in progress */
+    LIST_HEAD(, relay_pending) pending;        /* those handshakes (relay_accept.c) */
+    LIST_HEAD(, relay_enroll) enrolls;         /* enrolment connections (relay_accept.c) */
+    LIST_HEAD(, relay_tunnel) all;             /* every open tunnel: relay_free closes them */
+    LIST_HEAD(, relay_admin_conn) admin_conns; /* relay_admin.c */
+    LIST_HEAD(, relay_sniff) sniffs;           /* admin connections not yet told apart */
     bool draining;
     struct scc_h2_settings h2set;
     struct scc_keepalive tcp_ka;
@@ -100,6 +106,9 @@ void relay_accepting(struct relay *r, bool on);
 
 /* relay_admin.c */
 void relay_on_admin_accept(evutil_socket_t fd, short what, void *arg);
+/* relay_admin_free_all - close admin connections (their streams' last
+ * callbacks run now) and connections still being told apart. */
+void relay_admin_free_all(struct relay *r);
 
 /* relay_handoff.c: take a passed listener from an admin connection. */
 void relay_handoff(struct relay *r, int ufd);

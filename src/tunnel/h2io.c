@@ -261,6 +261,14 @@ on_close_ev(evutil_socket_t fd, short what, void *arg)
     scc_free(io);
 }
 
+void
+scc_h2io_close_now(struct scc_h2io *io, int rc)
+{
+    scc_h2io_close(io, rc);
+    event_del(io->close_ev);
+    on_close_ev(-1, 0, io);
+}
+
 static int
 events_new(struct scc_h2io *io)
 {

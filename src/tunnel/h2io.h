@@ -45,6 +45,10 @@ struct scc_tio *scc_h2io_tio(struct scc_h2io *io);
 
 /* scc_h2io_close - end now; on_close follows from the loop. */
 void scc_h2io_close(struct scc_h2io *io, int rc);
+/* scc_h2io_close_now - end, run on_close and free before returning (also
+ * one whose close is pending).  Teardown only, never from io's callbacks:
+ * its owner is going and will not run the loop for it. */
+void scc_h2io_close_now(struct scc_h2io *io, int rc);
 
 /* scc_h2io_detach - forget the owner: no more callbacks to arg. */
 void scc_h2io_detach(struct scc_h2io *io);

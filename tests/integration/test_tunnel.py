@@ -363,6 +363,27 @@ class TunnelTest(SccTest):
         mute.close()
         enrol.close()
 
+    def test_stop_with_a_forward_open_to_a_frozen_node(self):
+        """sccd's stop gives up on a tunnel that cannot drain (the agent is
+        frozen under an open forward) and closes it before freeing the
+        relay: ASan once caught the stream's last callback using the freed
+        relay here."""
+        d, a = self.up()
+        sink, echo = self.start_servers()
+        lport = self.forward(d, "n1", "127.0.0.1:%d" % sink)
+        wait_for(lambda: port_open(lport), 5)
+        with socket.create_connection(("127.0.0.1", lport)) as s:
+            s.sendall(b"x" * 4096)
+            time.sleep(0.3)
+            os.kill(a.pid, signal.SIGSTOP)
+            try:
+                proc = self.procs[0]
+                proc.kill(signal.SIGTERM, timeout=20)  # drains 5 s, then closes the rest
+            finally:
+                os.kill(a.pid, signal.SIGCONT)
+        self.assertEqual(proc.p.returncode, 0, proc.text()[-2000:])
+        self.assertIsNone(proc.sanitizer_report())
+
     def tls_client(self, d, cert=None, key=None, alpn="scc-tunnel/1"):
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.load_verify_locations(d.endpoints["ca"])
