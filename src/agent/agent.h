@@ -108,5 +108,8 @@ void agent_serve_request(struct scc_h2 *h2, struct scc_h2_stream *s, void *arg);
 bool agent_is_legacy(const struct agent *a);
 int agent_legacy_start(struct agent *a);
 void agent_legacy_stop(struct agent *a);
+/* agent_legacy_reload - present the current node certificate from the
+ * next connection on (it was renewed). */
+int agent_legacy_reload(struct agent *a);
 
 #endif /* SCC_AGENT_AGENT_H */

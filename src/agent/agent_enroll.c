@@ -8,6 +8,7 @@
 #include "common/json.h"
 #include "common/mem.h"
 #include "common/pki.h"
+#include "common/time.h"
 #include "common/tls.h"
 
 #include <errno.h>
@@ -157,6 +158,49 @@ accept_cert(struct agent *a, const char *pem)
         (rc = scc_pki_cert_write(path, cert)) < 0)
         goto out;
     rc = agent_tls_tunnel_ctx(a);
+out:
+    X509_free(cert);
+    return rc;
+}
+
+int
+agent_cert_renewed(struct agent *a, const char *pem, char *err, size_t cap)
+{
+    char uri[SCC_IDENT_URI_MAX + 1], until[40] = "";
+    int64_t ours = 0, theirs = 0;
+    X509 *cert = NULL;
+    int rc;
+
+    if ((rc = scc_pki_cert_from_pem(pem, strlen(pem), &cert)) < 0) {
+        snprintf(err, cap, "not a PEM certificate");
+        goto out;
+    }
+    if ((rc = cert_check(a, cert)) < 0) {
+        snprintf(err, cap, "not issued by our CA for this node's key");
+        goto out;
+    }
+    rc = SCC_EINVAL;
+    if (scc_pki_cert_uri(cert, uri, sizeof(uri)) < 0 || strcmp(uri, a->ident_uri) != 0) {
+        snprintf(err, cap, "it names another identity than %s", a->ident_uri);
+        goto out;
+    }
+    if (scc_pki_cert_not_after(a->node_cert, &ours) < 0 ||
+        scc_pki_cert_not_after(cert, &theirs) < 0 || theirs <= ours) {
+        snprintf(err, cap, "it does not outlast the certificate in use");
+        goto out;
+    }
+    if ((rc = accept_cert(a, pem)) < 0) {
+        snprintf(err, cap, "cannot keep it: %s", scc_strerror(rc));
+        goto out;
+    }
+    for (size_t i = 0; i < a->nlinks; i++)
+        agent_link_forget_session(a->links[i]);
+    if ((rc = agent_legacy_reload(a)) < 0) {
+        snprintf(err, cap, "cannot serve it in legacy mode: %s", scc_strerror(rc));
+        goto out;
+    }
+    (void)scc_time_format_rfc3339((uint64_t)theirs * 1000, until, sizeof(until));
+    scc_log_info(&a->log, "certificate renewed: valid until %s", until);
 out:
     X509_free(cert);
     return rc;

@@ -7,6 +7,8 @@
 #ifndef SCC_AGENT_AGENT_ENROLL_H
 #define SCC_AGENT_AGENT_ENROLL_H
 
+#include <stddef.h>
+
 struct agent;
 struct scc_h2;
 
@@ -17,6 +19,12 @@ typedef void (*agent_enroll_done_cb)(void *arg, int rc);
 /* agent_enroll_request - POST /v1/enroll on an enrolment connection. */
 int agent_enroll_request(struct agent *a, struct scc_h2 *h2, const char *authority,
                          agent_enroll_done_cb done, void *arg);
+
+/* agent_cert_renewed - a fresh certificate from the relay (PUT
+ * /v1/certificate): kept, and dialled with from the next connection on, if
+ * our CA issued it for our key and identity and it outlasts ours.  <0 and
+ * a reason in err otherwise; nothing changes then. */
+int agent_cert_renewed(struct agent *a, const char *pem, char *err, size_t cap);
 
 /* agent_identity_load - node key (created if missing), certificate if
  * enrolled, and the TLS contexts.  Logs and returns <0 on fatal errors. */

@@ -146,6 +146,21 @@ tls_ctx(struct agent *a, SSL_CTX **out)
 }
 
 int
+agent_legacy_reload(struct agent *a)
+{
+    SSL_CTX *ctx = NULL;
+    int rc;
+
+    if (a->legacy == NULL)
+        return 0;
+    if ((rc = tls_ctx(a, &ctx)) < 0)
+        return rc;
+    SSL_CTX_free(a->legacy->tls); /* connections up keep theirs */
+    a->legacy->tls = ctx;
+    return 0;
+}
+
+int
 agent_legacy_start(struct agent *a)
 {
     struct agent_legacy *l;

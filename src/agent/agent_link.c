@@ -535,6 +535,13 @@ agent_link_is_idle(const struct agent_link *l)
     return l->draining == 0 && (l->st == L_IDLE || (l->stopped && l->io == NULL));
 }
 
+void
+agent_link_forget_session(struct agent_link *l)
+{
+    SSL_SESSION_free(l->session);
+    l->session = NULL;
+}
+
 int
 agent_tls_new_session(SSL *ssl, SSL_SESSION *sess)
 {

@@ -40,5 +40,8 @@ int agent_link_status(const struct agent_link *l, struct scc_buf *b);
 /* agent_tls_new_session - OpenSSL new-session hook: keep the ticket on
  * the link that made the connection, for resumption next time. */
 int agent_tls_new_session(SSL *ssl, SSL_SESSION *sess);
+/* agent_link_forget_session - the next dial makes a full handshake (it
+ * must present a renewed certificate, not resume with the old one). */
+void agent_link_forget_session(struct agent_link *l);
 
 #endif /* SCC_AGENT_AGENT_LINK_H */

@@ -1,6 +1,7 @@
 #include "agent_serve.h"
 
 #include "agent.h"
+#include "agent_enroll.h"
 #include "agent_link.h"
 #include "agent_run.h"
 #include "common/buf.h"
@@ -129,6 +130,27 @@ run_route(struct agent *a, struct scc_h2_stream *s, const char *method, const ch
 }
 
 static void
+cert_put(struct scc_h2_stream *s, json_t *body, void *arg)
+{
+    struct agent *a = arg;
+    const char *pem = NULL;
+    char err[256];
+
+    if (body == NULL)
+        return; /* already answered, or the stream is gone */
+    if (scc_json_get_str(body, "certificate", &pem) < 0) {
+        scc_h2_reply_error(s, 400, "InvalidCertificate", "the body needs a \"certificate\"");
+        return;
+    }
+    if (agent_cert_renewed(a, pem, err, sizeof(err)) < 0) {
+        scc_log_warn(&a->log, "renewed certificate refused: %s", err);
+        scc_h2_reply_error(s, 400, "InvalidCertificate", "%s", err);
+        return;
+    }
+    scc_h2_reply_json(s, 200, json_pack("{s:s}", "identity", a->ident_uri));
+}
+
+static void
 route(struct agent *a, struct scc_h2_stream *s, const char *method, const char *path,
       const char *query)
 {
@@ -148,6 +170,12 @@ route(struct agent *a, struct scc_h2_stream *s, const char *method, const char *
             scc_h2_reply_error(s, 405, "MethodNotAllowed", "use GET or POST");
     } else if (strncmp(path, "/v1/runs/", 9) == 0) {
         run_route(a, s, method, path + 9, query);
+    } else if (strcmp(path, "/v1/certificate") == 0) {
+        if (strcmp(method, "PUT") != 0)
+            scc_h2_reply_error(s, 405, "MethodNotAllowed", "use PUT");
+        else if (scc_h2_body_collect(a->base, s, AGENT_BODY_MAX, a->cfg->request_timeout_ms,
+                                     cert_put, a) < 0)
+            scc_h2_stream_reset(s, 2);
     } else {
         scc_h2_reply_error(s, 404, "NotFound", "no route for %s %.200s", method, path);
     }

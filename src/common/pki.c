@@ -77,7 +77,7 @@ cert_base(EVP_PKEY *pubkey, const char *cn, uint32_t valid_secs, X509 **out)
         goto out;
     /* Backdate five minutes: peers with slightly slow clocks must not see
      * a certificate from the future. */
-    if (X509_gmtime_adj(X509_getm_notBefore(x), -300) == NULL ||
+    if (X509_gmtime_adj(X509_getm_notBefore(x), -SCC_PKI_BACKDATE_S) == NULL ||
         X509_gmtime_adj(X509_getm_notAfter(x), (long)valid_secs) == NULL)
         goto out;
     if (X509_set_pubkey(x, pubkey) != 1 || set_name(X509_get_subject_name(x), cn) < 0)
@@ -359,15 +359,27 @@ scc_pki_cert_serial(X509 *cert, char *out, size_t cap)
     return rc;
 }
 
-int
-scc_pki_cert_not_after(X509 *cert, int64_t *out)
+static int
+asn1_unix(const ASN1_TIME *t, int64_t *out)
 {
     struct tm tm;
 
-    if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) != 1)
+    if (ASN1_TIME_to_tm(t, &tm) != 1)
         return SCC_ETLS;
     *out = (int64_t)timegm(&tm);
     return 0;
+}
+
+int
+scc_pki_cert_not_after(X509 *cert, int64_t *out)
+{
+    return asn1_unix(X509_get0_notAfter(cert), out);
+}
+
+int
+scc_pki_cert_not_before(X509 *cert, int64_t *out)
+{
+    return asn1_unix(X509_get0_notBefore(cert), out);
 }
 
 int

@@ -17,6 +17,10 @@
 
 struct scc_buf;
 
+/* Certificates start this long before they are issued, so that a peer
+ * whose clock is a little behind accepts them at once. */
+#define SCC_PKI_BACKDATE_S 300
+
 struct scc_pki_req {
     const char *cn;         /* subject CN */
     const char *const *dns; /* DNS SANs */
@@ -24,7 +28,7 @@ struct scc_pki_req {
     const char *const *ips; /* IP SANs (v4 or v6 text) */
     size_t nips;
     const char *uri;     /* URI SAN (SPIFFE id), or NULL */
-    uint32_t valid_secs; /* lifetime from now (minus 5 min backdating) */
+    uint32_t valid_secs; /* lifetime from now; notBefore is SCC_PKI_BACKDATE_S earlier */
     bool server;         /* EKU serverAuth */
     bool client;         /* EKU clientAuth */
 };
@@ -55,8 +59,9 @@ int scc_pki_cert_uri(X509 *cert, char *out, size_t cap);
 /* scc_pki_cert_serial - the serial as lowercase hex. */
 int scc_pki_cert_serial(X509 *cert, char *out, size_t cap);
 
-/* scc_pki_cert_not_after - expiry as Unix seconds. */
+/* scc_pki_cert_not_after, _not_before - validity bounds as Unix seconds. */
 int scc_pki_cert_not_after(X509 *cert, int64_t *out);
+int scc_pki_cert_not_before(X509 *cert, int64_t *out);
 
 /* PEM (de)serialisation.  *_to_buf appends to b. */
 int scc_pki_cert_to_buf(X509 *cert, struct scc_buf *b);

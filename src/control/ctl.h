@@ -121,11 +121,24 @@ int ctl_pki_init(struct ctl *c);
 int ctl_admin_token_init(struct ctl *c);
 
 /* ctl_nodes.c */
+struct ctl_issued {
+    struct scc_ident id;
+    char pem[8192];
+    char serial[64];
+    int64_t issued_ms, expires_ms;
+};
+/* ctl_nodes_issue - a node certificate for pub (worker thread: the CA key);
+ * the caller records it in the store. */
+int ctl_nodes_issue(struct ctl *c, EVP_PKEY *pub, const char *ws, const char *cluster,
+                    const char *node, struct ctl_issued *out);
 int ctl_nodes_start(struct ctl *c);
 void ctl_nodes_stop(struct ctl *c);
 void ctl_nodes_enroll(void *arg, const char *body, size_t len, const char *peer,
                       void (*done)(void *done_arg, int status, const char *json), void *done_arg);
 bool ctl_nodes_is_revoked(void *arg, const char *serial);
+/* ctl_renew.c: struct relay_authority's renew. */
+void ctl_nodes_renew(void *arg, const struct scc_ident *id, const char *serial, X509 *cert,
+                     void (*done)(void *done_arg, int rc, const char *pem), void *done_arg);
 void ctl_nodes_admin_request(void *arg, struct scc_h2_stream *s);
 
 #endif /* SCC_CONTROL_CTL_H */

@@ -123,34 +123,35 @@ token_check(struct enroll_job *j, const json_t *req, struct ctl_join_token *row,
     return 0;
 }
 
-static int
-issue(struct enroll_job *j, X509_REQ *csr, const struct ctl_join_token *row, char *pem_out,
-      size_t cap, char *serial, size_t scap, struct scc_ident *id)
+int
+ctl_nodes_issue(struct ctl *c, EVP_PKEY *pub, const char *ws, const char *cluster, const char *node,
+                struct ctl_issued *out)
 {
-    struct ctl *c = j->c;
     char uri[SCC_IDENT_URI_MAX + 1];
     struct scc_buf pem;
     X509 *cert = NULL;
     int rc;
 
-    if ((rc = scc_ident_node(id, c->cfg->trust_domain, row->ws, row->cluster, row->node)) < 0 ||
-        (rc = scc_ident_format(id, uri, sizeof(uri))) < 0)
+    if ((rc = scc_ident_node(&out->id, c->cfg->trust_domain, ws, cluster, node)) < 0 ||
+        (rc = scc_ident_format(&out->id, uri, sizeof(uri))) < 0)
         return rc;
     /* Both usages: the same certificate serves the legacy inbound mode,
      * where the agent is the TLS server and the control plane dials in. */
-    struct scc_pki_req req = {.cn = row->node,
+    struct scc_pki_req req = {.cn = node,
                               .uri = uri,
                               .valid_secs = c->cfg->node_cert_ttl_s,
                               .server = true,
                               .client = true};
-    if ((rc = scc_pki_issue(c->ca, c->ca_key, X509_REQ_get0_pubkey(csr), &req, &cert)) < 0)
+    if ((rc = scc_pki_issue(c->ca, c->ca_key, pub, &req, &cert)) < 0)
         return rc;
-    scc_buf_init(&pem, cap - 1);
+    scc_buf_init(&pem, sizeof(out->pem) - 1);
     if ((rc = scc_pki_cert_to_buf(cert, &pem)) == 0 &&
-        (rc = scc_pki_cert_serial(cert, serial, scap)) == 0)
-        memcpy(pem_out, pem.data, pem.len + 1);
+        (rc = scc_pki_cert_serial(cert, out->serial, sizeof(out->serial))) == 0)
+        memcpy(out->pem, pem.data, pem.len + 1);
     scc_buf_fini(&pem);
     X509_free(cert);
+    out->issued_ms = (int64_t)scc_time_wall_ms();
+    out->expires_ms = out->issued_ms + (int64_t)c->cfg->node_cert_ttl_s * 1000;
     return rc;
 }
 
@@ -158,12 +159,12 @@ issue(struct enroll_job *j, X509_REQ *csr, const struct ctl_join_token *row, cha
 static void
 redeem(struct enroll_job *j, X509_REQ *csr, const struct ctl_join_token *row, const char *khash)
 {
-    char pem[8192], serial[64];
-    struct scc_ident id;
+    struct ctl_issued is;
     int64_t now = (int64_t)scc_time_wall_ms();
     int rc;
 
-    if (issue(j, csr, row, pem, sizeof(pem), serial, sizeof(serial), &id) < 0) {
+    if (ctl_nodes_issue(j->c, X509_REQ_get0_pubkey(csr), row->ws, row->cluster, row->node, &is) <
+        0) {
         fail(j, 500, "InternalError", "could not issue a certificate");
         return;
     }
@@ -171,10 +172,9 @@ redeem(struct enroll_job *j, X509_REQ *csr, const struct ctl_join_token *row, co
         fail(j, 503, "StoreBusy", "the state store is busy; retry");
         return;
     }
-    rc = ctl_store_join_token_use(j->c->store, row->id, now, khash, pem);
+    rc = ctl_store_join_token_use(j->c->store, row->id, now, khash, is.pem);
     if (rc == 0)
-        rc = ctl_store_cert_add(j->c->store, serial, &id, now,
-                                now + (int64_t)j->c->cfg->node_cert_ttl_s * 1000);
+        rc = ctl_store_cert_add(j->c->store, is.serial, &is.id, is.issued_ms, is.expires_ms);
     if (rc < 0 || ctl_store_commit(j->c->store) < 0) {
         ctl_store_rollback(j->c->store);
         if (rc == SCC_EUSED)
@@ -185,8 +185,8 @@ redeem(struct enroll_job *j, X509_REQ *csr, const struct ctl_join_token *row, co
     }
     j->status = 200;
     snprintf(j->log, sizeof(j->log), "node=%s/%s/%s serial=%s", row->ws, row->cluster, row->node,
-             serial);
-    json_t *o = json_pack("{s:s, s:s}", "certificate", pem, "serial", serial);
+             is.serial);
+    json_t *o = json_pack("{s:s, s:s}", "certificate", is.pem, "serial", is.serial);
     j->reply = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
 }

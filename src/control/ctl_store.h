@@ -63,6 +63,9 @@ int ctl_store_join_tokens_purge(struct ctl_store *st, int64_t before_ms, int *n)
 
 int ctl_store_cert_add(struct ctl_store *st, const char *serial, const struct scc_ident *id,
                        int64_t issued_ms, int64_t expires_ms);
+/* ctl_store_cert_usable - 0 when serial was issued to id and is not
+ * revoked; SCC_EREVOKED, SCC_ENOTFOUND, SCC_ESTORE otherwise. */
+int ctl_store_cert_usable(struct ctl_store *st, const char *serial, const struct scc_ident *id);
 /* ctl_store_cert_revoke_node - revoke every certificate of a node; *n gets
  * how many were newly revoked. */
 int ctl_store_cert_revoke_node(struct ctl_store *st, const struct scc_ident *id, int64_t now_ms,

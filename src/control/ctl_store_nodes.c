@@ -140,6 +140,30 @@ ctl_store_cert_add(struct ctl_store *st, const char *serial, const struct scc_id
 }
 
 int
+ctl_store_cert_usable(struct ctl_store *st, const char *serial, const struct scc_ident *id)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc;
+
+    if ((rc = ctl_store_prepare(st,
+                                "SELECT revoked_ms IS NULL FROM node_certs"
+                                " WHERE serial = ? AND ws = ? AND cluster = ? AND node = ?",
+                                &stmt)) < 0)
+        return rc;
+    ctl_store_bind_text(stmt, 1, serial);
+    ctl_store_bind_text(stmt, 2, id->ws);
+    ctl_store_bind_text(stmt, 3, id->cluster);
+    ctl_store_bind_text(stmt, 4, id->node);
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW)
+        rc = sqlite3_column_int(stmt, 0) ? 0 : SCC_EREVOKED;
+    else
+        rc = rc == SQLITE_DONE ? SCC_ENOTFOUND : SCC_ESTORE;
+    sqlite3_finalize(stmt);
+    return rc;
+}
+
+int
 ctl_store_cert_revoke_node(struct ctl_store *st, const struct scc_ident *id, int64_t now_ms, int *n)
 {
     sqlite3_stmt *stmt = NULL;

@@ -117,6 +117,7 @@ start_relay(struct sccd *d)
                            .max_handshakes = cfg->max_handshakes,
                            .retry_after_s = cfg->retry_after_s};
     struct relay_authority auth = {.enroll = ctl_nodes_enroll,
+                                   .renew = ctl_nodes_renew,
                                    .is_revoked = ctl_nodes_is_revoked,
                                    .admin_request = ctl_nodes_admin_request,
                                    .arg = &d->ctl};

@@ -295,6 +295,7 @@ relay_free(struct relay *r)
      * one already closing): their streams' owners still count in r. */
     while (!LIST_EMPTY(&r->all))
         scc_h2io_close_now(LIST_FIRST(&r->all)->io, 0);
+    relay_renew_free_all(r);
     scc_map_free(r->tunnels);
     for (size_t i = 0; i < r->nlisteners; i++) {
         if (r->listeners[i].ev)

@@ -6,6 +6,7 @@
  *   relay_accept.c  TLS handshakes: mutual-TLS tunnels and enrolments
  *   relay_admin.c   the admin socket: list nodes, route requests to them
  *   relay_proxy.c   one admin stream spliced to one tunnel stream
+ *   relay_renew.c   node certificates renewed over their own tunnels
  *   relay_metrics.c Prometheus metrics, /healthz and /readyz
  *
  * The relay is an HTTP/2 *client* on every tunnel (the agent dialled, but
@@ -20,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/types.h>
+
 #include "common/ident.h"
 
 struct event_base;
@@ -28,12 +31,20 @@ struct scc_h2_stream;
 
 /* Reply to an enrolment: status and JSON body (copied). */
 typedef void (*relay_enroll_done_cb)(void *done_arg, int status, const char *json);
+/* A renewed certificate: rc 0 and its PEM (copied), or rc < 0 and NULL. */
+typedef void (*relay_renew_done_cb)(void *done_arg, int rc, const char *pem);
 
 struct relay_authority {
     /* Check a join token and sign the CSR in the JSON request body, on
      * the control plane's worker thread; done runs on the loop later. */
     void (*enroll)(void *arg, const char *body, size_t len, const char *peer,
                    relay_enroll_done_cb done, void *done_arg);
+    /* A fresh certificate for the node whose current one (serial) has
+     * authenticated a tunnel: the same identity and public key (the
+     * handshake proved the node holds the key).  On the worker thread;
+     * done runs on the loop later.  NULL: certificates are not renewed. */
+    void (*renew)(void *arg, const struct scc_ident *id, const char *serial, X509 *cert,
+                  relay_renew_done_cb done, void *done_arg);
     /* Is the certificate with this serial (lowercase hex) revoked?  Called
      * on the loop: answer from memory. */
     bool (*is_revoked)(void *arg, const char *serial);

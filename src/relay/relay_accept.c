@@ -78,6 +78,7 @@ on_tunnel_close(struct scc_h2io *io, int rc, void *arg)
 
     (void)io;
     LIST_REMOVE(t, all);
+    relay_renew_forget(t);
     r->metrics->tunnel_disconnects++;
     r->metrics->bytes_to_node += scc_h2io_payload_out(t->io);
     r->metrics->bytes_from_node += scc_h2io_payload_in(t->io);
@@ -107,6 +108,7 @@ tunnel_admit(struct relay *r, struct relay_tunnel *t)
     }
     scc_log_info(&t->log, "tunnel up identity=%s serial=%s resumed=%s", t->uri, t->serial,
                  t->resumed ? "yes" : "no");
+    relay_renew_watch(r, t, SSL_get0_peer_certificate(scc_tio_ssl(scc_h2io_tio(t->io))));
 }
 
 static void

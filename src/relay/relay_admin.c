@@ -134,6 +134,7 @@ static void
 route_to_node(struct relay *r, struct scc_h2_stream *s, const char *node)
 {
     const char *ws = scope_ws(s);
+    const struct scc_h2_head *h = scc_h2_stream_head(s);
     struct relay_tunnel *t = relay_find(r, node);
     char msg[300];
 
@@ -143,6 +144,11 @@ route_to_node(struct relay *r, struct scc_h2_stream *s, const char *node)
     if (t == NULL || (ws && strcmp(ws, t->id.ws) != 0)) {
         snprintf(msg, sizeof(msg), "node '%.200s' is not connected to this relay", node);
         reply_error(s, 503, "NodeNotConnected", msg);
+        return;
+    }
+    if (h->path && strncmp(h->path, "/v1/certificate", 15) == 0) {
+        /* Only the relay renews a node's certificate (relay_renew.c). */
+        reply_error(s, 403, "Forbidden", "a node's certificate is not managed through here");
         return;
     }
     relay_proxy_start(r, t, s);

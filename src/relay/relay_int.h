@@ -22,6 +22,7 @@ struct scc_map;
 
 struct relay_dialer;
 struct relay_forwarder;
+struct relay_renewal;
 struct relay_admin_conn;
 struct relay_sniff;
 
@@ -35,8 +36,9 @@ struct relay_tunnel {
     char uri[SCC_IDENT_URI_MAX + 1];
     char peer[SCC_ADDR_STR_MAX];
     char serial[64];
-    uint64_t since_ms;            /* wall clock */
-    LIST_ENTRY(relay_tunnel) all; /* in r->all from open to close, registered or not */
+    uint64_t since_ms;             /* wall clock */
+    struct relay_renewal *renewal; /* certificate renewal under way or due */
+    LIST_ENTRY(relay_tunnel) all;  /* in r->all from open to close, registered or not */
     bool resumed;
     bool registered;
     struct scc_log_ctx log;
@@ -65,6 +67,7 @@ struct relay {
     size_t handshakes;                         /* in progress */
     LIST_HEAD(, relay_pending) pending;        /* those handshakes (relay_accept.c) */
     LIST_HEAD(, relay_enroll) enrolls;         /* enrolment connections (relay_accept.c) */
+    LIST_HEAD(, relay_renewal) renewals;       /* one per tunnel (relay_renew.c) */
     LIST_HEAD(, relay_tunnel) all;             /* every open tunnel: relay_free closes them */
     LIST_HEAD(, relay_admin_conn) admin_conns; /* relay_admin.c */
     LIST_HEAD(, relay_sniff) sniffs;           /* admin connections not yet told apart */
@@ -113,6 +116,13 @@ void relay_admin_free_all(struct relay *r);
 /* relay_handoff.c: take a passed listener from an admin connection. */
 void relay_handoff(struct relay *r, int ufd);
 void relay_handoff_free_all(struct relay *r);
+
+/* relay_renew.c: keep t's node certificate renewed while t is up (cert:
+ * the one its handshake presented); _forget when t goes; _free_all when
+ * the relay goes (an answer still due from the authority then only lets go). */
+void relay_renew_watch(struct relay *r, struct relay_tunnel *t, X509 *cert);
+void relay_renew_forget(struct relay_tunnel *t);
+void relay_renew_free_all(struct relay *r);
 
 /* relay_proxy.c: splice admin stream s to the tunnel t. */
 void relay_proxy_start(struct relay *r, struct relay_tunnel *t, struct scc_h2_stream *s);

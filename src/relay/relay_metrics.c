@@ -110,6 +110,13 @@ on_metrics(struct evhttp_request *req, void *arg)
                         "scc_relay_enrollments_total{result=\"ok\"} %llu\n"
                         "scc_relay_enrollments_total{result=\"refused\"} %llu\n",
                         (unsigned long long)m->enroll_ok, (unsigned long long)m->enroll_refused);
+    evbuffer_add_printf(b,
+                        "# HELP scc_relay_cert_renewals_total Node certificates renewed over "
+                        "their tunnels, by result.\n"
+                        "# TYPE scc_relay_cert_renewals_total counter\n"
+                        "scc_relay_cert_renewals_total{result=\"ok\"} %llu\n"
+                        "scc_relay_cert_renewals_total{result=\"failed\"} %llu\n",
+                        (unsigned long long)m->renew_ok, (unsigned long long)m->renew_failed);
     counter(b, "scc_relay_streams_active", "Proxied streams open now.", "gauge", m->streams_active);
     counter(b, "scc_relay_streams_total", "Proxied streams opened.", "counter", m->streams_total);
     evbuffer_add_printf(b,

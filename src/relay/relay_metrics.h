@@ -28,6 +28,7 @@ struct relay_metrics {
     uint64_t handshakes_ok, tls_resumed;
     uint64_t refused[REFUSE_N];
     uint64_t enroll_ok, enroll_refused;
+    uint64_t renew_ok, renew_failed; /* node certificates renewed over tunnels */
     uint64_t streams_total, streams_active;
     uint64_t bytes_to_node, bytes_from_node; /* of closed tunnels; live ones are summed at scrape */
     uint64_t lat_buckets[RELAY_LAT_BUCKETS + 1];
