@@ -23,7 +23,7 @@ int agent_enroll_request(struct agent *a, struct scc_h2 *h2, const char *authori
 /* agent_cert_renewed - a fresh certificate from the relay (PUT
  * /v1/certificate): kept, and dialled with from the next connection on, if
  * our CA issued it for our key and identity and it outlasts ours.  <0 and
- * a reason in err otherwise; nothing changes then. */
+ * a reason in err otherwise (a refused certificate changes nothing). */
 int agent_cert_renewed(struct agent *a, const char *pem, char *err, size_t cap);
 
 /* agent_identity_load - node key (created if missing), certificate if
