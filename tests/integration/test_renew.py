@@ -9,7 +9,7 @@ import time
 import unittest
 import urllib.request
 
-from scc import SccTest, wait_for
+from scc import SccTest, free_port, wait_for
 
 
 def cert_serial(path):
@@ -23,29 +23,52 @@ def tunnel_serials(text):
 
 
 class RenewTest(SccTest):
+    def legacy_agent(self, d, node, port):
+        """An agent in legacy mode, which the relay dials (and renews too)."""
+        a = self.agent(d, self.token(d, node=node), name=node, wait_up=False,
+                       extra=["--mode", "legacy", "--listen", "127.0.0.1:%d" % port])
+        a.wait_log("legacy mode: listening", 10)
+        r = subprocess.run(["curl", "-s", "--http2-prior-knowledge", "--unix-socket",
+                            d.endpoints["admin_socket"], "-X", "PUT", "-d",
+                            '{"address": "127.0.0.1:%d"}' % port,
+                            "http://sccd/v1/legacy-nodes/ws1/c1/%s" % node],
+                           capture_output=True, text=True)
+        self.assertIn('"address":"127.0.0.1:%d"' % port, r.stdout)
+        return a
+
     def test_certificate_is_renewed_before_it_expires_and_used_after(self):
         d = self.sccd(extra=["--node-cert-ttl", "60s"])
         a = self.agent(d, self.token(d))
+        leg = self.legacy_agent(d, "leg1", free_port())
         crt = os.path.join(a.state, "node.crt")
-        first = cert_serial(crt)
-        self.assertEqual(tunnel_serials(d.text())[-1][0], first)
-        a.wait_log("certificate renewed", 60)
-        second = cert_serial(crt)
-        self.assertNotEqual(second, first)
+        leg_crt = os.path.join(leg.state, "node.crt")
+        first, leg_first = cert_serial(crt), cert_serial(leg_crt)
+        wait_for(lambda: len(tunnel_serials(d.text())) == 2, 10, what="both tunnels")
+        self.assertEqual(sorted(s for s, _ in tunnel_serials(d.text())),
+                         sorted([first, leg_first]))
+        for agent in (a, leg):
+            agent.wait_log("certificate renewed", 60)
+        second, leg_second = cert_serial(crt), cert_serial(leg_crt)
+        self.assertNotIn(second, (first, leg_first))
+        self.assertNotIn(leg_second, (first, leg_first))
         d.wait_log("renewed node=ws1/c1/n1 serial=%s (was %s)" % (second, first), 5)
         d.wait_log("certificate renewed: serial=%s" % second, 5)
         metrics = urllib.request.urlopen("http://%s/metrics" % d.endpoints["metrics"],
                                          timeout=5).read().decode()
-        self.assertRegex(metrics, r'scc_relay_cert_renewals_total\{result="ok"\} [1-9]')
-        # Past the first certificate's end, the agent dials with the new one:
-        # a full handshake (no resumption of the old session), accepted.
+        self.assertRegex(metrics, r'scc_relay_cert_renewals_total\{result="ok"\} [2-9]')
+        # Past the first certificates' end, each side uses the new one: the
+        # agent dials with it (a full handshake, no resumption of the old
+        # session); the legacy node presents it when the relay dials again.
         wait_for(lambda: os.path.getmtime(crt) + 25 < time.time(), 30, interval=0.5,
-                 what="the first certificate to expire")
-        self.sccctl(d, "node", "disconnect", "n1")
-        wait_for(lambda: len(tunnel_serials(d.text())) >= 2, 15, what="a new tunnel")
-        self.assertEqual(tunnel_serials(d.text())[1], (second, "no"))
-        r = self.sccctl(d, "exec", "n1", "--", "echo", "still here")
-        self.assertEqual(r.stdout, b"still here\n")
+                 what="the first certificates to expire")
+        for node in ("n1", "leg1"):
+            self.sccctl(d, "node", "disconnect", node)
+        wait_for(lambda: len(tunnel_serials(d.text())) >= 4, 20, what="two new tunnels")
+        self.assertEqual(sorted(tunnel_serials(d.text())[2:4]),
+                         sorted([(second, "no"), (leg_second, "no")]))
+        for node in ("n1", "leg1"):
+            r = self.sccctl(d, "exec", node, "--", "echo", "still here")
+            self.assertEqual(r.stdout, b"still here\n")
         # Only the relay hands a node its certificate: a client of the
         # admin socket (HTTP/2, as sccctl speaks it) is turned away.
         r = subprocess.run(["curl", "-s", "--unix-socket", os.path.join(d.data, "sccd.sock"),
