@@ -107,7 +107,10 @@ void agent_serve_request(struct scc_h2 *h2, struct scc_h2_stream *s, void *arg);
 /* agent_legacy.c: legacy (no SCC) mode, the control plane dials in. */
 bool agent_is_legacy(const struct agent *a);
 int agent_legacy_start(struct agent *a);
+/* agent_legacy_stop - close the port and drain (GOAWAY) the connections
+ * from the control plane; agent_legacy_free closes what is left. */
 void agent_legacy_stop(struct agent *a);
+void agent_legacy_free(struct agent *a);
 /* agent_legacy_reload - present the current node certificate from the
  * next connection on (it was renewed). */
 int agent_legacy_reload(struct agent *a);

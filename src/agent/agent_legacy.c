@@ -22,7 +22,18 @@
 #include <event2/event.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <unistd.h>
+
+/* One connection from the control plane, from accept to close: listed so
+ * that stopping drains it and the agent's end closes it. */
+struct conn {
+    LIST_ENTRY(conn) link;
+    struct agent *a;
+    struct scc_tio *hs;  /* while in its handshake */
+    struct scc_h2io *io; /* after */
+    char peer[SCC_ADDR_STR_MAX];
+};
 
 struct agent_legacy {
     struct agent *a;
@@ -30,12 +41,15 @@ struct agent_legacy {
     int fd;
     struct event *ev;
     char bound[SCC_ADDR_STR_MAX];
+    LIST_HEAD(, conn) conns;
 };
 
-struct pending {
-    struct agent *a;
-    char peer[SCC_ADDR_STR_MAX];
-};
+static void
+conn_free(struct conn *p)
+{
+    LIST_REMOVE(p, link);
+    scc_free(p);
+}
 
 bool
 agent_is_legacy(const struct agent *a)
@@ -46,11 +60,11 @@ agent_is_legacy(const struct agent *a)
 static void
 on_conn_close(struct scc_h2io *io, int rc, void *arg)
 {
-    struct pending *p = arg;
+    struct conn *p = arg;
 
     (void)io;
     scc_log_info_rc(&p->a->log, rc, "control plane connection from %s closed", p->peer);
-    scc_free(p);
+    conn_free(p);
 }
 
 /* The peer must be the control plane of our own trust domain. */
@@ -68,29 +82,29 @@ peer_is_control(struct agent *a, SSL *ssl)
 static void
 on_request(struct scc_h2 *h2, struct scc_h2_stream *s, void *arg)
 {
-    agent_serve_request(h2, s, ((struct pending *)arg)->a);
+    agent_serve_request(h2, s, ((struct conn *)arg)->a);
 }
 
 static void
 on_handshake(struct scc_tio *tio, int rc, void *arg)
 {
     static const struct scc_h2_cbs cbs = {.on_request = on_request};
-    struct pending *p = arg;
+    struct conn *p = arg;
     struct agent *a = p->a;
     struct scc_h2io_cfg iocfg = {.ping_interval_ms = a->cfg->keepalive_ms,
                                  .dead_after_ms = a->cfg->dead_after_ms};
-    struct scc_h2io *io = NULL;
 
+    p->hs = NULL;
     if (rc < 0 || !peer_is_control(a, scc_tio_ssl(tio))) {
         scc_log_warn(&a->log, "refused management connection from %s: %s", p->peer,
                      rc < 0 ? scc_tio_tls_error(tio) : "not the control plane's certificate");
         scc_tio_free(tio);
-        scc_free(p);
+        conn_free(p);
         return;
     }
-    if (scc_h2io_new(a->base, tio, SCC_H2_SERVER, &a->h2set, &cbs, &iocfg, on_conn_close, p, &io) <
-        0) {
-        scc_free(p);
+    if (scc_h2io_new(a->base, tio, SCC_H2_SERVER, &a->h2set, &cbs, &iocfg, on_conn_close, p,
+                     &p->io) < 0) {
+        conn_free(p);
         return;
     }
     scc_log_info(&a->log, "control plane connected from %s", p->peer);
@@ -103,7 +117,7 @@ on_accept(evutil_socket_t lfd, short what, void *arg)
 
     (void)what;
     for (int i = 0; i < 16; i++) {
-        struct pending *p = NULL;
+        struct conn *p = NULL;
         struct scc_tio *tio = NULL;
         SSL *ssl = NULL;
         char peer[SCC_ADDR_STR_MAX];
@@ -120,12 +134,14 @@ on_accept(evutil_socket_t lfd, short what, void *arg)
             continue;
         }
         p->a = l->a;
+        p->hs = tio;
         snprintf(p->peer, sizeof(p->peer), "%s", peer);
+        LIST_INSERT_HEAD(&l->conns, p, link);
         (void)scc_sock_tune(fd, &l->a->tcp_ka);
         if (scc_tio_start_tls(tio, ssl, true, l->a->cfg->handshake_timeout_ms, on_handshake, p) <
             0) {
             scc_tio_free(tio);
-            scc_free(p);
+            conn_free(p);
         }
     }
 }
@@ -186,7 +202,7 @@ agent_legacy_start(struct agent *a)
 fail:
     scc_log_error_rc(&a->log, rc, "legacy mode: cannot listen on %s", a->cfg->listen);
     a->legacy = l;
-    agent_legacy_stop(a);
+    agent_legacy_free(a);
     agent_fatal(a, "legacy listener failed");
     return rc;
 }
@@ -202,6 +218,29 @@ agent_legacy_stop(struct agent *a)
         event_free(l->ev);
     if (l->fd >= 0)
         close(l->fd);
+    l->ev = NULL;
+    l->fd = -1;
+    for (struct conn *p = LIST_FIRST(&l->conns), *next; p; p = next) {
+        next = LIST_NEXT(p, link);
+        if (p->io)
+            scc_h2io_drain(p->io, 0, "agent stopping");
+        else {
+            scc_tio_free(p->hs);
+            conn_free(p);
+        }
+    }
+}
+
+void
+agent_legacy_free(struct agent *a)
+{
+    struct agent_legacy *l = a->legacy;
+
+    if (l == NULL)
+        return;
+    agent_legacy_stop(a);
+    while (!LIST_EMPTY(&l->conns))
+        scc_h2io_close_now(LIST_FIRST(&l->conns)->io, 0);
     SSL_CTX_free(l->tls);
     scc_free(l);
     a->legacy = NULL;

@@ -191,7 +191,7 @@ agent_init(struct agent *a, const struct agent_cfg *cfg)
 static void
 agent_fini(struct agent *a)
 {
-    agent_legacy_stop(a);
+    agent_legacy_free(a);
     for (size_t i = 0; i < a->nlinks; i++)
         agent_link_free(a->links[i]);
     scc_free(a->links);
