@@ -62,7 +62,8 @@ list_one(const char *key, void *value, void *arg)
     struct relay_tunnel *t = value;
     struct list_ctx *c = arg;
     struct scc_h2 *h2 = scc_h2io_session(t->io);
-    char since[40];
+    char since[40], until[40], serial[64];
+    int64_t expires = 0;
     size_t count = 0;
     json_t *o;
 
@@ -80,6 +81,11 @@ list_one(const char *key, void *value, void *arg)
                   "streams", (json_int_t)scc_h2_stream_count(h2), "tls_resumed", t->resumed);
     if (o && count > 1) /* it dialled again; the newest one carries requests */
         json_object_set_new(o, "tunnels", json_integer((json_int_t)count));
+    if (o && relay_renew_current(t, serial, sizeof(serial), &expires) == 0 &&
+        scc_time_format_rfc3339((uint64_t)expires * 1000, until, sizeof(until)) == 0) {
+        json_object_set_new(o, "certificate_serial", json_string(serial));
+        json_object_set_new(o, "certificate_expires", json_string(until));
+    }
     if (o)
         json_array_append_new(c->arr, o);
     return 0;

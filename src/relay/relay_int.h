@@ -122,6 +122,10 @@ void relay_handoff_free_all(struct relay *r);
  * the relay goes (an answer still due from the authority then only lets go). */
 void relay_renew_watch(struct relay *r, struct relay_tunnel *t, X509 *cert);
 void relay_renew_forget(struct relay_tunnel *t);
+/* relay_renew_current - the newest certificate t's node holds (after
+ * renewals over t): its serial and end (Unix seconds); SCC_ENOTFOUND when
+ * certificates are not renewed here. */
+int relay_renew_current(const struct relay_tunnel *t, char *serial, size_t cap, int64_t *not_after);
 void relay_renew_free_all(struct relay *r);
 
 /* relay_proxy.c: splice admin stream s to the tunnel t. */

@@ -223,6 +223,20 @@ relay_renew_watch(struct relay *r, struct relay_tunnel *t, X509 *cert)
     schedule(rn);
 }
 
+int
+relay_renew_current(const struct relay_tunnel *t, char *serial, size_t cap, int64_t *not_after)
+{
+    const struct relay_renewal *rn = t->renewal;
+
+    if (rn == NULL)
+        return SCC_ENOTFOUND;
+    if (strlen(rn->serial) >= cap)
+        return SCC_ETRUNC;
+    memcpy(serial, rn->serial, strlen(rn->serial) + 1);
+    *not_after = rn->not_after;
+    return 0;
+}
+
 void
 relay_renew_forget(struct relay_tunnel *t)
 {

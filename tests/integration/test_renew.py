@@ -53,6 +53,9 @@ class RenewTest(SccTest):
         self.assertNotIn(leg_second, (first, leg_first))
         d.wait_log("renewed node=ws1/c1/n1 serial=%s (was %s)" % (second, first), 5)
         d.wait_log("certificate renewed: serial=%s" % second, 5)
+        n1 = [n for n in self.nodes(d) if n["node"] == "n1"][0]
+        self.assertEqual(n1["certificate_serial"], second)
+        self.assertRegex(n1["certificate_expires"], r"^\d{4}-\d\d-\d\dT")
         metrics = urllib.request.urlopen("http://%s/metrics" % d.endpoints["metrics"],
                                          timeout=5).read().decode()
         self.assertRegex(metrics, r'scc_relay_cert_renewals_total\{result="ok"\} [2-9]')
