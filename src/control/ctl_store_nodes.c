@@ -117,6 +117,15 @@ ctl_store_join_token_cert(struct ctl_store *st, const char *id)
     return pem;
 }
 
+/* A node's three identity columns (ws, cluster, node) from parameter first on. */
+static void
+bind_node(sqlite3_stmt *stmt, int first, const struct scc_ident *id)
+{
+    ctl_store_bind_text(stmt, first, id->ws);
+    ctl_store_bind_text(stmt, first + 1, id->cluster);
+    ctl_store_bind_text(stmt, first + 2, id->node);
+}
+
 int
 ctl_store_cert_add(struct ctl_store *st, const char *serial, const struct scc_ident *id,
                    int64_t issued_ms, int64_t expires_ms)
@@ -131,9 +140,7 @@ ctl_store_cert_add(struct ctl_store *st, const char *serial, const struct scc_id
                  &stmt)) < 0)
         return rc;
     ctl_store_bind_text(stmt, 1, serial);
-    ctl_store_bind_text(stmt, 2, id->ws);
-    ctl_store_bind_text(stmt, 3, id->cluster);
-    ctl_store_bind_text(stmt, 4, id->node);
+    bind_node(stmt, 2, id);
     sqlite3_bind_int64(stmt, 5, issued_ms);
     sqlite3_bind_int64(stmt, 6, expires_ms);
     return ctl_store_run(st, stmt);
@@ -151,9 +158,7 @@ ctl_store_cert_usable(struct ctl_store *st, const char *serial, const struct scc
                                 &stmt)) < 0)
         return rc;
     ctl_store_bind_text(stmt, 1, serial);
-    ctl_store_bind_text(stmt, 2, id->ws);
-    ctl_store_bind_text(stmt, 3, id->cluster);
-    ctl_store_bind_text(stmt, 4, id->node);
+    bind_node(stmt, 2, id);
     rc = sqlite3_step(stmt);
     if (rc == SQLITE_ROW)
         rc = sqlite3_column_int(stmt, 0) ? 0 : SCC_EREVOKED;
@@ -176,9 +181,7 @@ ctl_store_cert_revoke_node(struct ctl_store *st, const struct scc_ident *id, int
                                 &stmt)) < 0)
         return rc;
     sqlite3_bind_int64(stmt, 1, now_ms);
-    ctl_store_bind_text(stmt, 2, id->ws);
-    ctl_store_bind_text(stmt, 3, id->cluster);
-    ctl_store_bind_text(stmt, 4, id->node);
+    bind_node(stmt, 2, id);
     if ((rc = ctl_store_run(st, stmt)) == 0)
         *n = sqlite3_changes(st->db);
     return rc;
@@ -213,9 +216,7 @@ ctl_store_node_known(struct ctl_store *st, const struct scc_ident *id, bool *kno
                  st, "SELECT 1 FROM node_certs WHERE ws = ? AND cluster = ? AND node = ? LIMIT 1",
                  &stmt)) < 0)
         return rc;
-    ctl_store_bind_text(stmt, 1, id->ws);
-    ctl_store_bind_text(stmt, 2, id->cluster);
-    ctl_store_bind_text(stmt, 3, id->node);
+    bind_node(stmt, 1, id);
     rc = sqlite3_step(stmt);
     *known = rc == SQLITE_ROW;
     sqlite3_finalize(stmt);
