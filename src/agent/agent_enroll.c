@@ -143,22 +143,30 @@ out:
     return rc;
 }
 
+/* A checked certificate: on disk first (a failed write changes nothing),
+ * then in use for the next dial. */
+static int
+keep_cert(struct agent *a, X509 *cert)
+{
+    char path[4096];
+    int rc;
+
+    if ((rc = path_in_state(a, "node.crt", path, sizeof(path))) < 0 ||
+        (rc = scc_pki_cert_write(path, cert)) < 0 || (rc = agent_identity_set(a, cert)) < 0)
+        return rc;
+    return agent_tls_tunnel_ctx(a);
+}
+
 static int
 accept_cert(struct agent *a, const char *pem)
 {
     X509 *cert = NULL;
-    char path[4096];
     int rc;
 
     if ((rc = scc_pki_cert_from_pem(pem, strlen(pem), &cert)) < 0)
         return rc;
-    if ((rc = cert_check(a, cert)) < 0 || (rc = agent_identity_set(a, cert)) < 0)
-        goto out;
-    if ((rc = path_in_state(a, "node.crt", path, sizeof(path))) < 0 ||
-        (rc = scc_pki_cert_write(path, cert)) < 0)
-        goto out;
-    rc = agent_tls_tunnel_ctx(a);
-out:
+    if ((rc = cert_check(a, cert)) == 0)
+        rc = keep_cert(a, cert);
     X509_free(cert);
     return rc;
 }
@@ -189,7 +197,7 @@ agent_cert_renewed(struct agent *a, const char *pem, char *err, size_t cap)
         snprintf(err, cap, "it does not outlast the certificate in use");
         goto out;
     }
-    if ((rc = accept_cert(a, pem)) < 0) {
+    if ((rc = keep_cert(a, cert)) < 0) {
         snprintf(err, cap, "cannot keep it: %s", scc_strerror(rc));
         goto out;
     }
