@@ -39,6 +39,9 @@
 #define NP_TABLE_LB     3000  /* + load balancer index */
 #define NP_TABLE_PUB    4000  /* instance public IPs, default outbound */
 
+/* The internet bridge's own MAC address (topo.c says why it is fixed). */
+#define NP_INET_MAC "02:53:43:43:00:01"
+
 /* The host's rules: replies to the simulated internet go by source (topo.c). */
 #define NP_HOST_RULE_PREF 2000
 

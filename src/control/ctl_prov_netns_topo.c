@@ -330,7 +330,13 @@ inet_items(struct ctl_np_plan *pl)
     char a[16];
     int i = pl->inet, rc;
 
+    /* A bridge without an address of its own takes the lowest of its
+     * ports' and changes it when that port goes (a legacy VM's public
+     * link, say): every neighbour that cached the old one (the NAT
+     * gateway's default router) then sends into the void until its ARP
+     * entry is probed again, a minute or more.  A fixed one never moves. */
     if ((rc = ctl_np_item(pl, i, "ip link set dev lo up")) < 0 ||
+        (rc = ctl_np_item(pl, i, "ip link set dev br0 address %s", NP_INET_MAC)) < 0 ||
         (rc = ctl_np_item(pl, i, "ip link set dev br0 up")) < 0 ||
         (rc = ctl_np_item(pl, i, "ip addr replace 198.51.100.1/24 dev br0")) < 0 ||
         (rc = ctl_np_item(pl, i, "ip addr replace 203.0.113.1/24 dev br0")) < 0 ||
