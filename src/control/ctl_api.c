@@ -13,6 +13,7 @@
 #include "ctl.h"
 #include "ctl_api_http.h"
 #include "ctl_arm.h"
+#include "ctl_console.h"
 
 #include "common/err.h"
 #include "common/mem.h"
@@ -70,6 +71,7 @@ struct ctl_api {
 };
 
 static void process(struct api_conn *k);
+static void next_request(struct api_conn *k, bool close);
 
 static void
 conn_free(struct api_conn *k)
@@ -137,6 +139,45 @@ finish(struct api_conn *k, const struct ctl_arm_resp *resp, bool close)
 {
     close = close || !k->have_req || !k->req.keep_alive;
     send_resp(k, resp, close);
+    next_request(k, close);
+}
+
+/*
+ * The console's files (ctl_console.h) need no token: they are the same for
+ * everyone and hold no data.  The policy keeps the page to its own
+ * scripts and to this origin, so nothing injected can run or send the
+ * token elsewhere.
+ */
+#define CONSOLE_HEADERS                                                                            \
+    "Content-Security-Policy: default-src 'none'; script-src 'self'; style-src 'self'; "           \
+    "img-src 'self' data:; connect-src 'self'; form-action 'none'; base-uri 'none'; "              \
+    "frame-ancestors 'none'\r\n"                                                                   \
+    "X-Content-Type-Options: nosniff\r\nReferrer-Policy: no-referrer\r\n"                          \
+    "Cache-Control: no-cache\r\n"
+
+static bool
+serve_console(struct api_conn *k)
+{
+    struct evbuffer *out = bufferevent_get_output(k->bev);
+    bool head = strcmp(k->req.method, "HEAD") == 0, close = !k->req.keep_alive;
+    const struct ctl_console_file *f;
+
+    if ((!head && strcmp(k->req.method, "GET") != 0) || (f = ctl_console_find(k->req.path)) == NULL)
+        return false;
+    evbuffer_add_printf(
+            out,
+            "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %zu\r\n" CONSOLE_HEADERS
+            "%s\r\n",
+            f->type, f->len, close ? "Connection: close\r\n" : "");
+    if (!head)
+        evbuffer_add_reference(out, f->data, f->len, NULL, NULL);
+    next_request(k, close);
+    return true;
+}
+
+static void
+next_request(struct api_conn *k, bool close)
+{
     k->api->served++;
     ctl_http_req_fini(&k->req);
     k->have_req = false;
@@ -190,6 +231,8 @@ dispatch(struct api_conn *k)
                               .if_match = k->req.if_match,
                               .if_none_match = k->req.if_none_match};
 
+    if (serve_console(k))
+        return;
     k->state = C_BUSY;
     bufferevent_disable(k->bev, EV_READ);
     if (ctl_arm_authenticate(c, k->req.authorization, &who, &resp) < 0) {
