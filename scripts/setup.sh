@@ -6,7 +6,7 @@ set -eu
 build_pkgs="build-essential cmake pkg-config libevent-dev libnghttp2-dev libssl-dev
 libjansson-dev libsqlite3-dev libcmocka-dev libcurl4-openssl-dev iproute2 nftables"
 test_pkgs="python3 openssl curl procps clang libclang-rt-14-dev valgrind tinyproxy-bin nmap
-stunnel4 openssh-server openssh-client wrk hyperfine socat sqlite3 strace systemd"
+stunnel4 openssh-server openssh-client wrk hyperfine socat sqlite3 strace systemd chromium"
 
 want="$build_pkgs"
 if [ "${1:-}" = "--test" ]; then
@@ -30,13 +30,16 @@ if [ -n "$missing" ]; then
     $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
 
-# The Azure SDK clients the API test drives (versions pinned by the lock
-# file); fetched here, with the network, not while tests run.
+# The Azure SDK clients the API test drives and the browser driver of the
+# console test (versions pinned by the lock files); fetched here, with the
+# network, not while tests run.
 if [ "${1:-}" = "--test" ]; then
-    sdk="$(dirname "$0")/../tests/sdk"
-    if ! cmp -s "$sdk/package-lock.json" "$sdk/node_modules/.scc-installed-lock" 2>/dev/null; then
-        echo "setup: npm ci in tests/sdk"
-        (cd "$sdk" && npm ci --no-audit --no-fund --loglevel=error >/dev/null &&
-            cp package-lock.json node_modules/.scc-installed-lock)
-    fi
+    for dir in sdk browser; do
+        d="$(dirname "$0")/../tests/$dir"
+        if ! cmp -s "$d/package-lock.json" "$d/node_modules/.scc-installed-lock" 2>/dev/null; then
+            echo "setup: npm ci in tests/$dir"
+            (cd "$d" && npm ci --no-audit --no-fund --loglevel=error >/dev/null &&
+                cp package-lock.json node_modules/.scc-installed-lock)
+        fi
+    done
 fi
