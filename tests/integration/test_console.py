@@ -16,7 +16,7 @@ import unittest
 
 from provlib import PROVIDER
 from test_arm_lib import read
-from test_compute import V_NET, ComputeTest
+from test_compute import V_NET, V_VM, ComputeTest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BROWSER = os.path.join(HERE, "..", "browser")
@@ -42,9 +42,10 @@ class ConsoleTest(ComputeTest):
         stamp = os.path.join(BROWSER, "node_modules", ".scc-installed-lock")
         lock = os.path.join(BROWSER, "package-lock.json")
         if not (os.path.exists(stamp) and filecmp.cmp(stamp, lock, shallow=False)):
-            r = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=BROWSER, capture_output=True,
-                               timeout=280)
-            self.assertEqual(r.returncode, 0, "npm ci failed:\n" + r.stdout.decode() + r.stderr.decode())
+            r = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=BROWSER,
+                               capture_output=True, timeout=280)
+            self.assertEqual(r.returncode, 0,
+                             "npm ci failed:\n" + r.stdout.decode() + r.stderr.decode())
             shutil.copyfile(lock, stamp)
 
     def test_console_files_are_served_with_a_strict_policy(self):
@@ -54,12 +55,14 @@ class ConsoleTest(ComputeTest):
         self.assertEqual(page.status, 200, page)
         self.assertTrue(page.headers["content-type"].startswith("text/html"), page.headers)
         csp = page.headers["content-security-policy"]
-        for d in ("default-src 'none'", "script-src 'self'", "connect-src 'self'", "frame-ancestors 'none'"):
+        for d in ("default-src 'none'", "script-src 'self'", "connect-src 'self'",
+                  "frame-ancestors 'none'"):
             self.assertIn(d, csp)
         self.assertEqual(page.headers["x-content-type-options"], "nosniff")
         self.assertIn(b'src="/console/console.js"', page.raw)
         js = self.api.raw("GET", "/console/console.js?v=1")
-        self.assertEqual((js.status, js.headers["content-type"]), (200, "text/javascript; charset=utf-8"))
+        self.assertEqual((js.status, js.headers["content-type"]),
+                         (200, "text/javascript; charset=utf-8"))
         with open(os.path.join(HERE, "..", "..", "web", "console.js"), "rb") as f:
             self.assertEqual(js.raw, f.read())
         head = self.api.raw("HEAD", "/console/console.css")
@@ -84,7 +87,8 @@ class ConsoleTest(ComputeTest):
                    SCC_TOKEN=read(os.path.join(self.d.data, "admin.token")),
                    SCC_SPKI=spki_sha256(os.path.join(self.d.data, "pki", "server.crt")),
                    SCC_TEMPLATE=TEMPLATE, SCC_OUT=self.path())
-        r = subprocess.run(["node", "console.mjs"], cwd=BROWSER, env=env, capture_output=True, timeout=400)
+        r = subprocess.run(["node", "console.mjs"], cwd=BROWSER, env=env, capture_output=True,
+                           timeout=400)
         out = r.stdout.decode() + r.stderr.decode()
         print(out[-6000:])
         self.assertEqual(r.returncode, 0, out[-6000:])
@@ -94,13 +98,14 @@ class ConsoleTest(ComputeTest):
         self.assertEqual(ws["properties"]["provisioningState"], "Succeeded")
         self.assertIs(ws["properties"]["parameters"]["enableNoPublicIp"]["value"], True)
         mrg = ws["properties"]["managedResourceGroupId"]
-        vms = self.call("GET", mrg + "/providers/Microsoft.Compute/virtualMachines", version="2024-07-01",
+        vms = self.call("GET", mrg + "/providers/Microsoft.Compute/virtualMachines", version=V_VM,
                         expect=200).json["value"]
         self.assertEqual(len(vms), 1, vms)
         self.assertEqual(vms[0]["tags"]["scc-mode"], "scc")
         for n in vms[0]["properties"]["networkProfile"]["networkInterfaces"]:
             nic = self.call("GET", n["id"], version=V_NET, expect=200).json
-            self.assertNotIn("publicIPAddress", nic["properties"]["ipConfigurations"][0]["properties"])
+            ipconf = nic["properties"]["ipConfigurations"][0]["properties"]
+            self.assertNotIn("publicIPAddress", ipconf)
         node = self.wait_connected(vms[0]["id"])
         if PROVIDER == "netns":
             r = self.sccctl(self.d, "exec", node["name"], "--", "true")
