@@ -85,13 +85,14 @@ token_list(struct cli *c)
     if (rc == CLI_OK && strcmp(c->output, "json") == 0)
         cli_print_json(json_object_get(body, "value"));
     else if (rc == CLI_OK) {
-        printf("%-24s %-60s %-16s %-30s %s\n", "ID", "SCOPE", "NAME", "CREATED", "REVOKED");
+        /* The scope last: a workspace's is its resource id, of any length. */
+        printf("%-24s %-16s %-30s %-7s %s\n", "ID", "NAME", "CREATED", "REVOKED", "SCOPE");
         json_array_foreach(json_object_get(body, "value"), i, t)
-                printf("%-24s %-60s %-16s %-30s %s\n", json_string_value(json_object_get(t, "id")),
-                       json_string_value(json_object_get(t, "scope")),
+                printf("%-24s %-16s %-30s %-7s %s\n", json_string_value(json_object_get(t, "id")),
                        json_string_value(json_object_get(t, "name")),
                        json_string_value(json_object_get(t, "created_at")),
-                       json_is_true(json_object_get(t, "revoked")) ? "yes" : "no");
+                       json_is_true(json_object_get(t, "revoked")) ? "yes" : "no",
+                       json_string_value(json_object_get(t, "scope")));
     }
     json_decref(body);
     return rc;

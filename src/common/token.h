@@ -20,6 +20,10 @@
 #define SCC_TOKEN_HASH_LEN   64 /* hex SHA-256 */
 #define SCC_TOKEN_MAX        80 /* whole token incl. NUL */
 
+/* An API token's scope: "*", "subscription/SUB" or "workspace/" and a
+ * workspace's resource id (at most 274 bytes with Azure's name limits). */
+#define SCC_TOKEN_SCOPE_MAX 320
+
 enum scc_token_kind {
     SCC_TOKEN_JOIN = 1,
     SCC_TOKEN_API = 2,

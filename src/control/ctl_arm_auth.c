@@ -227,7 +227,7 @@ arm_scope_allows(struct arm_call *k)
         return true;
     arm_error(k, 403, "AuthorizationFailed",
               "The client '%s' with object id '%s' does not have authorization to perform action "
-              "'%s/%s' over scope '%s' or the scope is invalid. The token is scoped to '%.160s'.",
+              "'%s/%s' over scope '%s' or the scope is invalid. The token is scoped to '%s'.",
               k->who.oid, k->who.oid, k->t.ns ? k->t.ns : ARM_NS_RESOURCES, verb,
               k->t.sub ? k->t.sub : "/", k->who.scope);
     return false;
@@ -263,6 +263,7 @@ admin_error(struct admin_job *j, int status, const char *code, const char *msg)
 struct ws_find {
     const char *ws; /* a name or an id */
     char id[CTL_ARM_ID_MAX];
+    int n; /* workspaces that match */
 };
 
 static int
@@ -270,41 +271,71 @@ find_ws(const struct ctl_arm_row *r, void *arg)
 {
     struct ws_find *f = arg;
 
-    if (strcasecmp(r->name, f->ws) != 0 && strcasecmp(r->id, f->ws) != 0)
-        return 0;
-    snprintf(f->id, sizeof(f->id), "%s", r->id);
-    return 1;
+    if (strcasecmp(r->name, f->ws) == 0 || strcasecmp(r->id, f->ws) == 0) {
+        if (f->n++ == 0)
+            snprintf(f->id, sizeof(f->id), "%s", r->id);
+    }
+    return 0;
 }
 
-/* Does scope name something that exists?  A scope for nothing is a typo. */
+/* The one workspace named or identified by ws, into wf; else an error. */
 static bool
-scope_valid(struct admin_job *j, const char *scope)
+ws_lookup(struct admin_job *j, const char *ws, struct ws_find *wf)
 {
     struct ctl_arm_filter f = {NULL, NULL, ARM_T_WS};
+
+    wf->ws = ws;
+    wf->n = 0;
+    if (ctl_store_arm_res_each(j->c->store, &f, find_ws, wf) < 0 || wf->n == 0) {
+        admin_error(j, 404, "ResourceNotFound", "no workspace has that name or id");
+        return false;
+    }
+    if (wf->n > 1) {
+        admin_error(j, 409, "AmbiguousName",
+                    "more than one workspace has that name: give its resource id "
+                    "(/subscriptions/.../workspaces/NAME)");
+        return false;
+    }
+    return true;
+}
+
+/*
+ * The token's scope, as stored, into j->row.scope, if scope names
+ * something that exists (a scope for nothing is a typo).  A workspace
+ * named rather than given by id is stored as its id: the name alone
+ * would also match a workspace of that name created later in any other
+ * resource group or subscription.
+ */
+static bool
+scope_resolve(struct admin_job *j, const char *scope)
+{
+    struct ws_find wf;
     struct ctl_arm_row row;
     char id[128];
 
     if (strncmp(scope, "subscription/", 13) == 0) {
         snprintf(id, sizeof(id), "/subscriptions/%.64s", scope + 13);
-        if (ctl_store_arm_res_get(j->c->store, id, &row) == 0) {
-            ctl_arm_row_fini(&row);
-            return true;
+        if (ctl_store_arm_res_get(j->c->store, id, &row) != 0) {
+            admin_error(j, 404, "SubscriptionNotFound", "no such subscription");
+            return false;
         }
-        admin_error(j, 404, "SubscriptionNotFound", "no such subscription");
+        ctl_arm_row_fini(&row);
+        snprintf(j->row.scope, sizeof(j->row.scope), "%s", scope);
+        return true;
+    }
+    if (strncmp(scope, "workspace/", 10) != 0 || scope[10] == '\0') {
+        admin_error(j, 400, "InvalidParameter",
+                    "scope must be subscription/SUB or workspace/WS (a name or a resource id)");
         return false;
     }
-    if (strncmp(scope, "workspace/", 10) == 0 && scope[10] != '\0') {
-        struct ws_find wf = {scope + 10, ""};
-
-        if (ctl_store_arm_res_each(j->c->store, &f, find_ws, &wf) > 0)
-            return true;
-        admin_error(j, 404, "ResourceNotFound",
-                    "no workspace has that name or id (create the workspace first)");
+    if (!ws_lookup(j, scope + 10, &wf))
+        return false;
+    if (snprintf(j->row.scope, sizeof(j->row.scope), "workspace/%s", wf.id) >=
+        (int)sizeof(j->row.scope)) {
+        admin_error(j, 400, "InvalidParameter", "the workspace's resource id is too long");
         return false;
     }
-    admin_error(j, 400, "InvalidParameter",
-                "scope must be subscription/SUB or workspace/WS (a name or a resource id)");
-    return false;
+    return true;
 }
 
 static void
@@ -318,7 +349,7 @@ token_create_job(void *arg)
     int rc;
 
     if (scc_json_get_str(j->req, "scope", &scope) < 0 || strlen(scope) >= sizeof(j->row.scope)) {
-        admin_error(j, 400, "InvalidParameter", "scope is required");
+        admin_error(j, 400, "InvalidParameter", "scope is required, at most 319 bytes");
         return;
     }
     rc = scc_json_get_int(j->req, "ttl_seconds", 1, 10 * 365 * 86400LL, &ttl);
@@ -327,7 +358,7 @@ token_create_job(void *arg)
         admin_error(j, 400, "InvalidParameter", "ttl_seconds must be 1..315360000, name a string");
         return;
     }
-    if (!scope_valid(j, scope))
+    if (!scope_resolve(j, scope))
         return;
     if (scc_token_new(SCC_TOKEN_API, text, &t) < 0) {
         admin_error(j, 500, "InternalError", "no randomness");
@@ -335,7 +366,6 @@ token_create_job(void *arg)
     }
     memcpy(j->row.id, t.id, sizeof(j->row.id));
     memcpy(j->row.hash, t.hash, sizeof(j->row.hash));
-    snprintf(j->row.scope, sizeof(j->row.scope), "%s", scope);
     snprintf(j->row.name, sizeof(j->row.name), "%s", name ? name : "");
     j->row.created_ms = now;
     j->row.expires_ms = ttl ? now + ttl * 1000 : 0;
@@ -410,9 +440,8 @@ static void
 compute_job(void *arg)
 {
     struct admin_job *j = arg;
-    struct ctl_arm_filter f = {NULL, NULL, ARM_T_WS};
     struct ctl_arm_compute n = {0, 0, 0};
-    struct ws_find wf = {NULL, ""};
+    struct ws_find wf;
     const char *ws = NULL;
     int64_t v[3] = {0, 0, 0};
     const char *keys[3] = {"clusters", "pools", "warehouses"};
@@ -430,11 +459,8 @@ compute_job(void *arg)
     n.clusters = v[0];
     n.pools = v[1];
     n.warehouses = v[2];
-    wf.ws = ws;
-    if (ctl_store_arm_res_each(j->c->store, &f, find_ws, &wf) <= 0) {
-        admin_error(j, 404, "ResourceNotFound", "no workspace has that name or id");
+    if (!ws_lookup(j, ws, &wf))
         return;
-    }
     if (ctl_store_arm_compute_set(j->c->store, wf.id, &n) < 0) {
         admin_error(j, 503, "StoreError", "could not record the counters");
         return;

@@ -43,7 +43,7 @@ struct arm_entry {
 
 struct arm_token {
     char hash[SCC_TOKEN_HASH_LEN + 1];
-    char scope[160];
+    char scope[SCC_TOKEN_SCOPE_MAX];
     int64_t expires_ms, revoked_ms;
 };
 

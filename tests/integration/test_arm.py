@@ -90,6 +90,25 @@ class AuthTest(ArmTest):
             r = api.get(path, ver)
             self.assertEqual((r.status, r.code), (403, "AuthorizationFailed"), path)
         self.assertEqual(api.delete(self.ws_path("rg1", "ws2")).status, 403)
+        # The name was resolved when the token was made: a workspace of the
+        # same name created later elsewhere is out of its reach.
+        listed = self.sccctl_arm("--output", "json", "token", "list").stdout.decode()
+        self.assertIn("workspace/" + self.ws_path("rg1", "ws1"), listed)
+        self.make_rg("rg2")
+        self.create_ws("rg2", "ws1", self.ws_body())
+        r = api.get(self.ws_path("rg2", "ws1"))
+        self.assertEqual((r.status, r.code), (403, "AuthorizationFailed"))
+        api.close()
+        # Now the name is ambiguous: refused, with what to give instead.
+        r = self.sccctl_arm("token", "create", "--scope", "workspace/ws1", check=False)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(b"AmbiguousName", r.stderr)
+        self.assertIn(b"resource id", r.stderr)
+        tok2 = self.sccctl_arm("token", "create", "--scope",
+                               "workspace/" + self.ws_path("rg2", "ws1")).stdout.decode().strip()
+        api = Api(self.d, token=tok2)
+        self.assertEqual(api.get(self.ws_path("rg2", "ws1")).status, 200)
+        self.assertEqual(api.get(self.ws_path("rg1", "ws1")).status, 403)
         api.close()
 
 
