@@ -229,6 +229,8 @@
 
     async function pageHome(show) {
         const subs = await subscriptions();
+        if (!subs.length)
+            return pageScoped(show);
         const sub = currentSub();
         const [ws, rgs] = await Promise.all([
             api("GET", `/subscriptions/${sub}/providers/Microsoft.Databricks/workspaces`),
@@ -247,6 +249,21 @@
              h("h2", {}, "Resource groups"),
              table(["Name", "Location", "Managed by"], rgs.map(g => [
                  resLink(g.id), g.location, g.managedBy ? resLink(g.managedBy) : ""]), "home-groups"));
+    }
+
+    /* A token scoped to one workspace sees no subscription: it can only
+     * open that workspace, by the id its owner was given with it. */
+    function pageScoped(show) {
+        const input = h("input", { id: "open-id", size: 100, autocomplete: "off",
+                                   placeholder: "/subscriptions/.../workspaces/NAME" });
+        show(h("h1", {}, "Home"),
+             banner("info", "This token sees no subscription: it is scoped to one workspace. " +
+                    "Open the workspace by its resource id."),
+             h("form", { onsubmit: ev => {
+                 ev.preventDefault();
+                 location.hash = "#/r" + input.value.trim();
+             } }, field("Workspace resource id", input),
+               h("button", { class: "primary", id: "open-go" }, "Open")));
     }
 
     const npipOf = w => !!(w.properties.parameters && w.properties.parameters.enableNoPublicIp &&
@@ -551,7 +568,20 @@
      * clusters: start some, stop them all (the upgrade's step 1). */
     async function computeBlade(id, ws) {
         const mrg = ws.properties.managedResourceGroupId;
-        const vms = await api("GET", mrg + "/providers/Microsoft.Compute/virtualMachines");
+        let list;
+        try {
+            const vms = await api("GET", mrg + "/providers/Microsoft.Compute/virtualMachines");
+            list = table(["Name", "Cluster", "Node", "Status"], ((vms.json && vms.json.value) || []).map(v => [
+                resLink(v.id), (v.tags || {}).ClusterName || "", (v.tags || {})["scc-node"] || "",
+                v.properties.provisioningState]), "nodes");
+        } catch (e) {
+            /* A token scoped to the workspace may act on it but not read
+             * the managed resource group, as in Azure. */
+            if (!(e instanceof ApiError && e.status === 403))
+                throw e;
+            list = h("p", { class: "empty", id: "nodes" }, "This token cannot list the managed " +
+                     "resource group's VMs; starting and stopping nodes still works.");
+        }
         const count = h("input", { type: "number", id: "nodes-count", value: "1", min: "1", max: "100" });
         const cluster = h("input", { type: "text", id: "nodes-cluster", value: "default" });
         const msg = h("div", { id: "nodes-result" });
@@ -568,10 +598,7 @@
             }
             ev.target.disabled = false;
         };
-        return [h("h2", {}, "Nodes"),
-                table(["Name", "Cluster", "Node", "Status"], ((vms.json && vms.json.value) || []).map(v => [
-                    resLink(v.id), (v.tags || {}).ClusterName || "", (v.tags || {})["scc-node"] || "",
-                    v.properties.provisioningState]), "nodes"),
+        return [h("h2", {}, "Nodes"), list,
                 h("h2", {}, "Start nodes"),
                 field("Count", count), field("Cluster name", cluster),
                 h("p", {}, h("button", { class: "primary", id: "nodes-start", onclick: act("/createNodes",
@@ -785,7 +812,9 @@
             location.hash = "#/login";
             return;
         }
-        document.getElementById("who").textContent = sessionStorage.getItem("scc.token") ? "signed in" : "";
+        document.getElementById("who").replaceChildren(...(sessionStorage.getItem("scc.token") ? [
+            "signed in · ", h("a", { href: "#/login", id: "sign-out", onclick: () => sessionStorage.clear() },
+                              "Sign out")] : []));
         for (const [re, page] of routes) {
             const m = hash.match(re);
             if (!m)

@@ -6,13 +6,15 @@
 //
 // Env: SCC_URL (https://127.0.0.1:PORT), SCC_TOKEN, SCC_SPKI (base64
 // SHA-256 of the server key: the one certificate chromium accepts),
-// SCC_TEMPLATE (the seed's upgrade template), SCC_OUT (screenshots on failure).
+// SCC_TEMPLATE (the seed's upgrade template), SCC_OUT (screenshots on failure),
+// SCC_SCCCTL and SCC_DATA (to mint a workspace-scoped token).
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { chromium } from "playwright-core";
 
-const { SCC_URL, SCC_TOKEN, SCC_SPKI, SCC_TEMPLATE, SCC_OUT } = process.env;
+const { SCC_URL, SCC_TOKEN, SCC_SPKI, SCC_TEMPLATE, SCC_OUT, SCC_SCCCTL, SCC_DATA } = process.env;
 const browser = await chromium.launch({
     executablePath: process.env.SCC_CHROMIUM || "/usr/bin/chromium",
     args: [`--ignore-certificate-errors-spki-list=${SCC_SPKI}`],
@@ -176,6 +178,24 @@ const steps = [
         await until("#nodes", /Succeeded/);
         assert.equal(await vmPublicIp(), "");
         assert.match(await text("#vm-private-ip"), /^10\./);
+    }],
+    ["sign out; a token scoped to ws1 opens ws1 by its id and reaches nothing else", async () => {
+        await ws1();
+        const id = decodeURIComponent(new URL(page.url()).hash.slice(3)).split("~")[0];
+        const tok = execFileSync(SCC_SCCCTL, ["--data-dir", SCC_DATA, "token", "create", "--scope",
+                                              "workspace/ws1"]).toString().trim();
+        await page.click("#sign-out");
+        await page.locator("#token").waitFor();
+        await page.fill("#token", tok);
+        await page.click("#sign-in");
+        await until("main", /scoped to one workspace/);
+        await page.fill("#open-id", id);
+        await page.click("#open-go");
+        await until("#ws-status", /Succeeded/);
+        await blade("compute");
+        await until("#nodes", /cannot list/);
+        await go("#/providers");
+        await until("#page-error", /AuthorizationFailed/);
     }],
 ];
 

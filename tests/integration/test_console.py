@@ -15,6 +15,7 @@ import subprocess
 import unittest
 
 from provlib import PROVIDER
+from scc import SCCCTL
 from test_arm_lib import read
 from test_compute import V_NET, V_VM, ComputeTest
 
@@ -86,7 +87,8 @@ class ConsoleTest(ComputeTest):
         env = dict(os.environ, SCC_URL="https://" + self.d.endpoints["api"],
                    SCC_TOKEN=read(os.path.join(self.d.data, "admin.token")),
                    SCC_SPKI=spki_sha256(os.path.join(self.d.data, "pki", "server.crt")),
-                   SCC_TEMPLATE=TEMPLATE, SCC_OUT=self.path())
+                   SCC_TEMPLATE=TEMPLATE, SCC_OUT=self.path(), SCC_SCCCTL=SCCCTL,
+                   SCC_DATA=self.d.data)
         r = subprocess.run(["node", "console.mjs"], cwd=BROWSER, env=env, capture_output=True,
                            timeout=400)
         out = r.stdout.decode() + r.stderr.decode()
