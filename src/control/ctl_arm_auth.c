@@ -173,7 +173,7 @@ ws_in_scope(const struct arm_call *k, const char *ws)
     if (!k->t.rg || strcasecmp(k->t.ns, ARM_NS_DATABRICKS) != 0 ||
         strcasecmp(k->t.types[0], "workspaces") != 0)
         return false;
-    if (ws[0] != '/')
+    if (ws[0] != '/') /* a token made before names were resolved to ids */
         return strcasecmp(ws, k->t.names[0]) == 0;
     if (ctl_arm_res_id(id, sizeof(id), k->t.sub, k->t.rg, ARM_NS_DATABRICKS, k->t.types, k->t.names,
                        1) < 0)
