@@ -39,9 +39,9 @@ struct scc_h2_stream;
 /* Who is asking. */
 struct ctl_principal {
     char token_id[SCC_TOKEN_ID_LEN + 1];
-    char scope[SCC_TOKEN_SCOPE_MAX]; /* "*", "subscription/SUB" or "workspace/WS" */
-    char oid[37];    /* a stable GUID for createdBy/updatedBy */
-    bool internal;   /* the resource provider itself: passes deny assignments */
+    char scope[SCC_TOKEN_SCOPE_MAX]; /* "*", "subscription/SUB", "workspace/<resource id>" */
+    char oid[37];                    /* a stable GUID for createdBy/updatedBy */
+    bool internal;                   /* the resource provider itself: passes deny assignments */
 };
 
 struct ctl_arm_req {

@@ -81,7 +81,7 @@ int ctl_store_node_known(struct ctl_store *st, const struct scc_ident *id, bool 
 struct ctl_api_token {
     char id[SCC_TOKEN_ID_LEN + 1];
     char hash[SCC_TOKEN_HASH_LEN + 1];
-    char scope[SCC_TOKEN_SCOPE_MAX]; /* "*", "subscription/SUB" or "workspace/WS" */
+    char scope[SCC_TOKEN_SCOPE_MAX]; /* "*", "subscription/SUB", "workspace/<resource id>" */
     char name[128];
     int64_t created_ms, expires_ms, revoked_ms; /* 0: never / not */
 };
