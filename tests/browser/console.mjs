@@ -32,7 +32,6 @@ page.on("console", m => {
 
 const text = sel => page.locator(sel).innerText();
 const until = (sel, re) => page.locator(sel).filter({ hasText: re }).first().waitFor();
-let step = "start";
 
 async function go(hash) {
     await page.goto(SCC_URL + "/" + hash);
@@ -201,7 +200,6 @@ const steps = [
 
 let failed = false;
 for (const [name, fn] of steps) {
-    step = name;
     try {
         await fn();
         console.log("ok - " + name);
