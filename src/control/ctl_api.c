@@ -104,12 +104,13 @@ conn_drop(struct api_conn *k)
     k->bev = NULL;
 }
 
+/* Status line and framing headers; type is the body's, or NULL for none. */
 static void
-put_head(struct evbuffer *out, int status, size_t len, bool has_body, bool close)
+put_head(struct evbuffer *out, int status, size_t len, const char *type, bool close)
 {
     evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n", status, ctl_http_reason(status));
-    if (has_body)
-        evbuffer_add_printf(out, "Content-Type: application/json; charset=utf-8\r\n");
+    if (type)
+        evbuffer_add_printf(out, "Content-Type: %s\r\n", type);
     evbuffer_add_printf(out, "Content-Length: %zu\r\nCache-Control: no-cache\r\n%s", len,
                         close ? "Connection: close\r\n" : "");
 }
@@ -121,7 +122,7 @@ send_resp(struct api_conn *k, const struct ctl_arm_resp *resp, bool close)
     bool head = strcmp(k->req.method, "HEAD") == 0;
     size_t len = resp->body ? resp->body_len : 0;
 
-    put_head(out, resp->status, len, resp->body != NULL, close);
+    put_head(out, resp->status, len, resp->body ? "application/json; charset=utf-8" : NULL, close);
     for (size_t i = 0; i < resp->nhdrs; i++)
         evbuffer_add_printf(out, "%s: %s\r\n", resp->hdrs[i].name, resp->hdrs[i].value);
     if (k->req.client_request_id && strlen(k->req.client_request_id) <= 64 &&
@@ -152,8 +153,7 @@ finish(struct api_conn *k, const struct ctl_arm_resp *resp, bool close)
     "Content-Security-Policy: default-src 'none'; script-src 'self'; style-src 'self'; "           \
     "img-src 'self' data:; connect-src 'self'; form-action 'none'; base-uri 'none'; "              \
     "frame-ancestors 'none'\r\n"                                                                   \
-    "X-Content-Type-Options: nosniff\r\nReferrer-Policy: no-referrer\r\n"                          \
-    "Cache-Control: no-cache\r\n"
+    "X-Content-Type-Options: nosniff\r\nReferrer-Policy: no-referrer\r\n"
 
 static bool
 serve_console(struct api_conn *k)
@@ -164,11 +164,8 @@ serve_console(struct api_conn *k)
 
     if ((!head && strcmp(k->req.method, "GET") != 0) || (f = ctl_console_find(k->req.path)) == NULL)
         return false;
-    evbuffer_add_printf(
-            out,
-            "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: %zu\r\n" CONSOLE_HEADERS
-            "%s\r\n",
-            f->type, f->len, close ? "Connection: close\r\n" : "");
+    put_head(out, 200, f->len, f->type, close);
+    evbuffer_add(out, CONSOLE_HEADERS "\r\n", sizeof(CONSOLE_HEADERS "\r\n") - 1);
     if (!head)
         evbuffer_add_reference(out, f->data, f->len, NULL, NULL);
     next_request(k, close);

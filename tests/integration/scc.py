@@ -4,6 +4,7 @@ processes on loopback, each test in its own temporary directory.
 Everything a test starts is registered here and killed in tearDown, even
 when the test fails, and the temporary directory goes with it.
 """
+import filecmp
 import json
 import os
 import shutil
@@ -19,6 +20,21 @@ SCCD = os.path.join(BUILD, "src/control/sccd")
 AGENT = os.path.join(BUILD, "src/agent/scc-agent")
 SCCCTL = os.path.join(BUILD, "src/cli/sccctl")
 BENCH = os.path.join(BUILD, "bench/sccbench")
+
+
+def npm_ci(path):
+    """The packages path/package-lock.json pins, in path/node_modules.
+    scripts/setup.sh --test installs them; a developer without them gets
+    them here (which needs the network).  Raises AssertionError if npm fails."""
+    stamp = os.path.join(path, "node_modules", ".scc-installed-lock")
+    lock = os.path.join(path, "package-lock.json")
+    if os.path.exists(stamp) and filecmp.cmp(stamp, lock, shallow=False):
+        return
+    r = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=path, capture_output=True,
+                       timeout=280)
+    if r.returncode != 0:
+        raise AssertionError("npm ci failed:\n" + r.stdout.decode() + r.stderr.decode())
+    shutil.copyfile(lock, stamp)
 
 
 def wait_for(pred, timeout=10.0, interval=0.05, what="condition"):

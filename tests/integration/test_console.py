@@ -7,7 +7,6 @@ and the relay: the console's clicks did what they said.
 Run: cd tests/integration && SCC_BUILD=/path/to/build python3 -m unittest -v test_console
 """
 import base64
-import filecmp
 import hashlib
 import os
 import shutil
@@ -15,7 +14,7 @@ import subprocess
 import unittest
 
 from provlib import PROVIDER
-from scc import SCCCTL
+from scc import SCCCTL, npm_ci
 from test_arm_lib import read
 from test_compute import V_NET, V_VM, ComputeTest
 
@@ -36,18 +35,6 @@ def spki_sha256(cert):
 
 
 class ConsoleTest(ComputeTest):
-
-    def prepare(self):
-        """scripts/setup.sh --test installs playwright-core into tests/browser;
-        a developer without it gets it here (which needs the network)."""
-        stamp = os.path.join(BROWSER, "node_modules", ".scc-installed-lock")
-        lock = os.path.join(BROWSER, "package-lock.json")
-        if not (os.path.exists(stamp) and filecmp.cmp(stamp, lock, shallow=False)):
-            r = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=BROWSER,
-                               capture_output=True, timeout=280)
-            self.assertEqual(r.returncode, 0,
-                             "npm ci failed:\n" + r.stdout.decode() + r.stderr.decode())
-            shutil.copyfile(lock, stamp)
 
     def test_console_files_are_served_with_a_strict_policy(self):
         self.boot_sccd()
@@ -80,7 +67,7 @@ class ConsoleTest(ComputeTest):
     def test_portal_procedures_in_a_browser(self):
         if not os.path.exists(CHROMIUM) or not shutil.which("node"):
             self.fail("chromium and node are needed: scripts/setup.sh --test installs them")
-        self.prepare()
+        npm_ci(BROWSER)
         self.boot_sccd()
         self.call("PUT", self.rg_id(), {"location": "eastus"}, "2021-04-01", expect=201)
         self.injected(nat=True)
