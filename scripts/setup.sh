@@ -30,11 +30,11 @@ if [ -n "$missing" ]; then
     $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
 
-# The Azure SDK clients the API test drives and the browser driver of the
-# console test (versions pinned by the lock files); fetched here, with the
-# network, not while tests run.
+# The Azure and Databricks SDK clients the API tests drive and the browser
+# driver of the console test (versions pinned by the lock files); fetched
+# here, with the network, not while tests run.
 if [ "${1:-}" = "--test" ]; then
-    for dir in sdk browser; do
+    for dir in sdk dbx-sdk browser; do
         d="$(dirname "$0")/../tests/$dir"
         if ! cmp -s "$d/package-lock.json" "$d/node_modules/.scc-installed-lock" 2>/dev/null; then
             echo "setup: npm ci in tests/$dir"

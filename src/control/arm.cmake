@@ -23,5 +23,9 @@ set(CTL_ARM_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/ctl_arm_deploy.c
   ${CMAKE_CURRENT_LIST_DIR}/ctl_arm_deploy_doc.c
   ${CMAKE_CURRENT_LIST_DIR}/ctl_arm_deploy_run.c
-  ${CMAKE_CURRENT_LIST_DIR}/ctl_store_deploy.c)
+  ${CMAKE_CURRENT_LIST_DIR}/ctl_store_deploy.c
+  ${CMAKE_CURRENT_LIST_DIR}/ctl_dbx.c
+  ${CMAKE_CURRENT_LIST_DIR}/ctl_dbx_cluster.c
+  ${CMAKE_CURRENT_LIST_DIR}/ctl_dbx_run.c
+  ${CMAKE_CURRENT_LIST_DIR}/ctl_store_dbx.c)
 target_sources(scc_control PRIVATE ${CTL_ARM_SOURCES})

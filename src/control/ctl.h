@@ -31,6 +31,7 @@ struct scc_h2_stream;
 struct ctl_api;
 struct ctl_arm;
 struct ctl_wire;
+struct dbx;
 
 struct ctl_cfg {
     char *data_dir;
@@ -106,6 +107,8 @@ struct ctl {
     /* The provider's wiring (ctl_wire.c), NULL with --provider none; and a
      * second API listener it asks for (the API's public address). */
     struct ctl_wire *wire;
+    /* The workspace API (ctl_dbx.c), NULL until started (loop thread). */
+    struct dbx *dbx;
     char api_also[64];
 };
 

@@ -14,6 +14,7 @@
 #include "ctl_api_http.h"
 #include "ctl_arm.h"
 #include "ctl_console.h"
+#include "ctl_dbx.h"
 
 #include "common/err.h"
 #include "common/mem.h"
@@ -232,6 +233,10 @@ dispatch(struct api_conn *k)
         return;
     k->state = C_BUSY;
     bufferevent_disable(k->bev, EV_READ);
+    if (ctl_dbx_is_workspace_host(c, k->req.host)) {
+        ctl_dbx_request(c, &req, k->req.authorization, on_answer, k);
+        return;
+    }
     if (ctl_arm_authenticate(c, k->req.authorization, &who, &resp) < 0) {
         finish(k, &resp, false);
         ctl_arm_resp_fini(&resp);

@@ -31,7 +31,8 @@
 #define CA_SECS     (10u * 365 * 86400)
 #define SERVER_SECS (365u * 86400)
 #define RENEW_SECS  (30 * 86400)
-#define MAX_NAMES   32
+#define MAX_NAMES   64
+#define WS_SHARDS   20
 
 static int
 ca_load_or_create(struct ctl *c)
@@ -86,6 +87,10 @@ server_names(const struct ctl_cfg *cfg, char names[][256], size_t cap)
         snprintf(names[n++], 256, "%s", fixed[i]);
     n = listen_names(cfg->api_listen, names, n, cap);
     n = listen_names(cfg->relay_listen, names, n, cap);
+    /* Workspace origins, adb-<id>.<shard>.<domain>: one wildcard per
+     * shard, since a wildcard covers one label (ctl_arm_ws.c picks 1-20). */
+    for (unsigned s = 1; s <= WS_SHARDS && n < cap; s++)
+        snprintf(names[n++], 256, "*.%u.%.200s", s, cfg->workspace_domain);
     for (const char *p = cfg->san; n < cap && scc_list_next(&p, names[n], 256);) {
         if (names[n][0])
             n++;
@@ -111,8 +116,14 @@ server_cert_ok(X509 *cert, X509 *ca, char names[][256], size_t n)
         not_after - (int64_t)time(NULL) < RENEW_SECS)
         return false;
     for (size_t i = 0; i < n; i++) {
-        int ok = is_ip(names[i]) ? X509_check_ip_asc(cert, names[i], 0)
-                                 : X509_check_host(cert, names[i], 0, 0, NULL);
+        char host[270];
+        int ok;
+
+        /* A wildcard is checked with a name it must cover. */
+        snprintf(host, sizeof(host), "%s%s", names[i][0] == '*' ? "adb-1" : "",
+                 names[i] + (names[i][0] == '*'));
+        ok = is_ip(host) ? X509_check_ip_asc(cert, host, 0)
+                         : X509_check_host(cert, host, 0, 0, NULL);
 
         if (ok != 1)
             return false;

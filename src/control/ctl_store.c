@@ -75,6 +75,11 @@ static const char *const migrations[] = {
         "    (SELECT id_lc FROM arm_deployments WHERE rg_lc = old.id_lc);"
         "  DELETE FROM arm_deployments WHERE rg_lc = old.id_lc;"
         "  END;",
+        /* 4: the workspace API's objects (ctl_store_dbx.c): clusters and
+         * runs, one JSON document each, keyed by the numeric workspaceId. */
+        "CREATE TABLE dbx_objects ("
+        "  ws TEXT NOT NULL, kind TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL,"
+        "  updated_ms INTEGER NOT NULL, PRIMARY KEY (ws, kind, id));",
 };
 
 const char *

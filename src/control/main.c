@@ -9,6 +9,7 @@
  */
 #include "ctl.h"
 #include "ctl_api.h"
+#include "ctl_dbx.h"
 #include "ctl_store.h"
 #include "ctl_wire.h"
 
@@ -179,7 +180,8 @@ sccd_start(struct sccd *d)
      * relay and the API bind them. */
     if ((rc = ctl_nodes_start(c)) < 0 || (rc = ctl_wire_start(c)) < 0 || (rc = start_relay(d)) < 0)
         return rc;
-    if (strcmp(c->cfg->role, "all") == 0 && (rc = ctl_api_start(c)) < 0)
+    if (strcmp(c->cfg->role, "all") == 0 &&
+        ((rc = ctl_api_start(c)) < 0 || (rc = ctl_dbx_start(c, d->relay)) < 0))
         return rc;
     ctl_wire_run(c, relay_bound(d->relay));
     c->disconnect = disconnect_node;
@@ -195,7 +197,9 @@ sccd_stop(struct sccd *d)
     struct ctl *c = &d->ctl;
 
     ctl_wire_stop(c); /* a round in flight still writes through the ARM layer */
+    ctl_dbx_stop(c);
     ctl_api_stop(c);
+    ctl_dbx_free(c); /* after the ARM layer's last answers */
     ctl_wire_free(c);
     if (d->relay) {
         relay_free(d->relay);

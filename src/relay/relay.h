@@ -82,6 +82,39 @@ const char *relay_metrics_bound(const struct relay *r);
 /* relay_disconnect - drop the tunnel of id now (e.g. just revoked). */
 void relay_disconnect(struct relay *r, const struct scc_ident *id, const char *why);
 
+/* ---- the control plane's own requests to nodes (relay_call.c) ---- */
+
+struct relay_call;
+
+struct relay_call_req {
+    const char *node;   /* "ws/cluster/node" */
+    const char *method; /* "GET", "POST", ... */
+    const char *path;   /* with its query */
+    const char *body;   /* JSON text, or NULL for none */
+    size_t max_answer;  /* bytes of answer body kept; more ends the call */
+    uint32_t timeout_ms;
+};
+
+/* The answer: status is the HTTP status with body (NUL-terminated, len
+ * bytes; valid during the call), or a negative error with body NULL:
+ * SCC_ETIMEOUT, SCC_ETOOBIG (past max_answer), SCC_ECLOSED (the tunnel
+ * or the stream went away first). */
+typedef void (*relay_call_cb)(void *arg, int status, const char *body, size_t len);
+
+/*
+ * relay_call - send req to its node over the node's tunnel; cb runs once,
+ * later, on the loop (never from inside this call).  *out (may be NULL)
+ * is valid until cb runs, for relay_call_cancel.  Returns 0,
+ * SCC_ENOTFOUND (the node has no tunnel here), SCC_EBUSY (its stream
+ * limit) or SCC_ENOMEM.
+ */
+int relay_call(struct relay *r, const struct relay_call_req *req, relay_call_cb cb, void *arg,
+               struct relay_call **out);
+/* relay_call_cancel - cb will not run; the stream is reset.  NULL-safe. */
+void relay_call_cancel(struct relay_call *c);
+/* relay_node_connected - does node ("ws/cluster/node") have a live tunnel? */
+bool relay_node_connected(struct relay *r, const char *node);
+
 /* relay_drain - GOAWAY to every tunnel; stop accepting. */
 void relay_drain(struct relay *r);
 size_t relay_tunnel_count(const struct relay *r);

@@ -37,6 +37,16 @@ def npm_ci(path):
     shutil.copyfile(lock, stamp)
 
 
+def node_test(case, src, script, env, timeout=180):
+    """Run `node --test script` in src; case fails unless every test passed."""
+    r = subprocess.run(["node", "--test", script], cwd=src, env=env, capture_output=True,
+                       timeout=timeout)
+    out = r.stdout.decode() + r.stderr.decode()
+    print(out[-6000:])
+    case.assertEqual(r.returncode, 0, out)
+    case.assertIn("# fail 0", out)
+
+
 def wait_for(pred, timeout=10.0, interval=0.05, what="condition"):
     """Poll pred() until it returns something truthy; fail after timeout."""
     deadline = time.monotonic() + timeout

@@ -1,0 +1,827 @@
+/*
+ * ctl_dbx.c - the workspace API's entry: which workspace a request is for,
+ * who asks, errors in Databricks' shape, the documents and their store,
+ * in-process calls to the ARM layer and to nodes, the one-second tick, and
+ * the small endpoints clients call first (SCIM Me, the well-known config).
+ */
+#include "ctl_dbx_int.h"
+
+#include "ctl_arm_int.h"
+#include "ctl_store_dbx.h"
+
+#include "common/err.h"
+#include "common/json.h"
+#include "common/map.h"
+#include "common/mem.h"
+#include "common/time.h"
+#include "common/worker.h"
+#include "relay/relay.h"
+
+#include <ctype.h>
+#include <event2/event.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#define TICK_MS 1000
+
+/* ---- which workspace ---- */
+
+/* "adb-<digits>.<digits>.<domain>", an optional port; the id into id. */
+static bool
+host_ws_id(const struct ctl *c, const char *host, char *id, size_t cap)
+{
+    const char *p = host, *dom = c->cfg->workspace_domain, *colon;
+    size_t n = 0, dlen = strlen(dom), rest;
+
+    if (host == NULL || strncasecmp(p, "adb-", 4) != 0)
+        return false;
+    for (p += 4; isdigit((unsigned char)*p) && n + 1 < cap; p++)
+        id[n++] = *p;
+    id[n] = '\0';
+    if (n == 0 || *p++ != '.' || !isdigit((unsigned char)*p))
+        return false;
+    while (isdigit((unsigned char)*p))
+        p++;
+    if (*p++ != '.')
+        return false;
+    colon = strchr(p, ':');
+    rest = colon ? (size_t)(colon - p) : strlen(p);
+    return rest == dlen && strncasecmp(p, dom, dlen) == 0;
+}
+
+bool
+ctl_dbx_is_workspace_host(const struct ctl *c, const char *host)
+{
+    char id[24];
+
+    return host_ws_id(c, host, id, sizeof(id));
+}
+
+struct ws_scan {
+    const char *want;
+    struct dbx_ws *out;
+    bool found;
+};
+
+static int
+ws_scan_one(const char *key, void *value, void *arg)
+{
+    struct ws_scan *s = arg;
+    const struct arm_entry *e = value;
+    const char *t = strstr(key, "/providers/microsoft.databricks/workspaces/");
+    json_t *b, *wsid;
+    int hit = 0;
+
+    if (t == NULL || strchr(t + 43, '/') != NULL)
+        return 0;
+    if ((b = json_loadb(e->text, e->len, 0, NULL)) == NULL)
+        return 0;
+    wsid = json_object_get(json_object_get(b, "properties"), "workspaceId");
+    if (json_is_string(wsid) && strcmp(json_string_value(wsid), s->want) == 0) {
+        snprintf(s->out->id, sizeof(s->out->id), "%s", s->want);
+        snprintf(s->out->rid, sizeof(s->out->rid), "%s",
+                 json_string_value(json_object_get(b, "id")));
+        snprintf(s->out->name, sizeof(s->out->name), "%s",
+                 json_string_value(json_object_get(b, "name")));
+        s->found = true;
+        hit = 1;
+    }
+    json_decref(b);
+    return hit;
+}
+
+static bool
+ws_find(struct dbx *d, const char *id, struct dbx_ws *out)
+{
+    struct ws_scan s = {.want = id, .out = out};
+
+    (void)scc_map_each(d->c->arm->cache, ws_scan_one, &s);
+    return s.found;
+}
+
+/* May this principal use workspace ws?  The same scopes as the ARM API. */
+static bool
+ws_allowed(const struct ctl_principal *who, const struct dbx_ws *ws)
+{
+    const char *s = who->scope;
+    size_t n;
+
+    if (strcmp(s, "*") == 0)
+        return true;
+    if (strncmp(s, "subscription/", 13) == 0) {
+        n = strlen(s + 13);
+        return strncasecmp(ws->rid, "/subscriptions/", 15) == 0 &&
+               strncasecmp(ws->rid + 15, s + 13, n) == 0 && ws->rid[15 + n] == '/';
+    }
+    if (strncmp(s, "workspace/", 10) == 0)
+        return s[10] == '/' ? strcasecmp(s + 10, ws->rid) == 0 : strcasecmp(s + 10, ws->name) == 0;
+    return false;
+}
+
+/* ---- answers ---- */
+
+static void
+answer(struct dbx_req *q, int status, json_t *body)
+{
+    struct ctl_arm_resp resp = {.status = status};
+
+    resp.body = body ? arm_dumps(body, &resp.body_len) : NULL;
+    if (body && resp.body == NULL) {
+        resp.status = 500;
+        resp.body = scc_strdup("{\"error_code\":\"INTERNAL_ERROR\",\"message\":\"out of memory\"}");
+        resp.body_len = resp.body ? strlen(resp.body) : 0;
+    }
+    if (q->ws.id[0]) {
+        resp.hdrs[0].name = "X-Databricks-Org-Id";
+        resp.hdrs[0].value = scc_strdup(q->ws.id);
+        resp.nhdrs = resp.hdrs[0].value ? 1 : 0;
+    }
+    q->done(q->arg, &resp);
+    ctl_arm_resp_fini(&resp);
+    json_decref(body);
+    json_decref(q->body);
+    scc_free(q->query);
+    scc_free(q);
+}
+
+/* A worker job with no work: its completion comes after every save queued
+ * before it, so the answer it carries follows them into the store. */
+struct barrier {
+    struct dbx_req *q;
+    int status;
+    json_t *body;
+};
+
+static void
+barrier_nop(void *arg)
+{
+    (void)arg;
+}
+
+static void
+barrier_done(void *arg)
+{
+    struct barrier *b = arg;
+
+    answer(b->q, b->status, b->body);
+    scc_free(b);
+}
+
+void
+dbx_reply(struct dbx_req *q, int status, json_t *body)
+{
+    struct barrier *b = scc_calloc(1, sizeof(*b));
+
+    if (body == NULL)
+        body = json_object();
+    if (b == NULL) {
+        answer(q, status, body);
+        return;
+    }
+    *b = (struct barrier){q, status, body};
+    if (scc_worker_submit(q->d->c->worker, barrier_nop, barrier_done, b) < 0) {
+        scc_free(b);
+        answer(q, status, body);
+    }
+}
+
+void
+dbx_error(struct dbx_req *q, int status, const char *code, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    (void)vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    dbx_reply(q, status, json_pack("{s:s, s:s}", "error_code", code, "message", msg));
+}
+
+/* ---- parameters ---- */
+
+static int
+hexval(int ch)
+{
+    return isdigit(ch) ? ch - '0' : isxdigit(ch) ? (tolower(ch) - 'a' + 10) : -1;
+}
+
+bool
+dbx_query(const struct dbx_req *q, const char *key, char *out, size_t cap)
+{
+    size_t klen = strlen(key);
+
+    for (const char *p = q->query; p && *p;) {
+        const char *amp = strchr(p, '&'), *end = amp ? amp : p + strlen(p);
+
+        if ((size_t)(end - p) > klen && strncmp(p, key, klen) == 0 && p[klen] == '=') {
+            size_t n = 0;
+
+            for (p += klen + 1; p < end && n + 1 < cap; p++) {
+                int hi, lo;
+
+                if (*p == '%' && end - p > 2 && (hi = hexval(p[1])) >= 0 &&
+                    (lo = hexval(p[2])) >= 0) {
+                    out[n++] = (char)(hi << 4 | lo);
+                    p += 2;
+                } else
+                    out[n++] = *p == '+' ? ' ' : *p;
+            }
+            out[n] = '\0';
+            return true;
+        }
+        p = amp ? amp + 1 : NULL;
+    }
+    return false;
+}
+
+const char *
+dbx_param(struct dbx_req *q, const char *key, char *buf, size_t cap)
+{
+    json_t *v = json_object_get(q->body, key);
+
+    if (json_is_string(v))
+        return json_string_value(v);
+    if (json_is_integer(v)) {
+        snprintf(buf, cap, "%lld", (long long)json_integer_value(v));
+        return buf;
+    }
+    return dbx_query(q, key, buf, cap) ? buf : NULL;
+}
+
+/* ---- documents ---- */
+
+static void
+obj_key(char *out, size_t cap, const char *ws, const char *kind, const char *id)
+{
+    snprintf(out, cap, "%s/%s/%s", ws, kind, id);
+}
+
+json_t *
+dbx_get(struct dbx *d, const char *ws, const char *kind, const char *id)
+{
+    char key[160];
+
+    obj_key(key, sizeof(key), ws, kind, id);
+    return json_object_get(d->objs, key);
+}
+
+void
+dbx_put(struct dbx *d, const char *ws, const char *kind, const char *id, json_t *doc)
+{
+    char key[160];
+
+    obj_key(key, sizeof(key), ws, kind, id);
+    json_object_set_new(d->objs, key, doc);
+    dbx_save(d, ws, kind, id);
+}
+
+struct save_job {
+    struct ctl *c;
+    char ws[24], kind[16], id[64];
+    char *text; /* NULL: delete */
+    int64_t now;
+    int rc;
+};
+
+static void
+save_run(void *arg)
+{
+    struct save_job *j = arg;
+
+    j->rc = j->text ? ctl_store_dbx_put(j->c->store, j->ws, j->kind, j->id, j->text, j->now)
+                    : ctl_store_dbx_del(j->c->store, j->ws, j->kind, j->id);
+}
+
+static void
+save_done(void *arg)
+{
+    struct save_job *j = arg;
+
+    if (j->rc < 0)
+        scc_log_error(&j->c->log, "workspace %s: cannot store %s %s: %s", j->ws, j->kind, j->id,
+                      ctl_store_errmsg(j->c->store));
+    scc_free(j->text);
+    scc_free(j);
+}
+
+static void
+save_queue(struct dbx *d, const char *ws, const char *kind, const char *id, char *text)
+{
+    struct save_job *j = scc_calloc(1, sizeof(*j));
+
+    if (j == NULL) {
+        scc_free(text);
+        scc_log_error(&d->c->log, "workspace %s: out of memory storing %s %s", ws, kind, id);
+        return;
+    }
+    *j = (struct save_job){.c = d->c, .text = text, .now = dbx_now()};
+    snprintf(j->ws, sizeof(j->ws), "%s", ws);
+    snprintf(j->kind, sizeof(j->kind), "%s", kind);
+    snprintf(j->id, sizeof(j->id), "%s", id);
+    if (scc_worker_submit(d->c->worker, save_run, save_done, j) < 0) {
+        scc_log_error(&d->c->log, "workspace %s: store queue full, %s %s not stored", ws, kind, id);
+        scc_free(j->text);
+        scc_free(j);
+    }
+}
+
+void
+dbx_save(struct dbx *d, const char *ws, const char *kind, const char *id)
+{
+    json_t *doc = dbx_get(d, ws, kind, id);
+    char *text = doc ? scc_json_dumps(doc) : NULL;
+
+    if (doc && text == NULL) {
+        scc_log_error(&d->c->log, "workspace %s: out of memory storing %s %s", ws, kind, id);
+        return;
+    }
+    save_queue(d, ws, kind, id, text);
+}
+
+void
+dbx_store_put(struct dbx *d, const char *ws, const char *kind, const char *id, char *text)
+{
+    save_queue(d, ws, kind, id, text);
+}
+
+void
+dbx_del(struct dbx *d, const char *ws, const char *kind, const char *id)
+{
+    char key[160];
+
+    obj_key(key, sizeof(key), ws, kind, id);
+    json_object_del(d->objs, key);
+    save_queue(d, ws, kind, id, NULL);
+}
+
+void
+dbx_each(struct dbx *d, const char *ws, const char *kind,
+         void (*fn)(struct dbx *d, const char *id, json_t *doc, void *arg), void *arg)
+{
+    char prefix[64];
+    size_t plen = (size_t)snprintf(prefix, sizeof(prefix), "%s/%s/", ws, kind);
+    const char *key;
+    json_t *doc;
+    void *tmp;
+
+    json_object_foreach_safe(d->objs, tmp, key, doc)
+    {
+        if (strncmp(key, prefix, plen) == 0)
+            fn(d, key + plen, doc, arg);
+    }
+}
+
+json_t *
+dbx_public(const json_t *doc)
+{
+    json_t *o = json_copy((json_t *)doc);
+
+    json_object_del(o, DBX_PRIV);
+    return o;
+}
+
+json_t *
+dbx_priv(json_t *doc)
+{
+    json_t *p = json_object_get(doc, DBX_PRIV);
+
+    if (p == NULL) {
+        p = json_object();
+        json_object_set_new(doc, DBX_PRIV, p);
+    }
+    return p;
+}
+
+int64_t
+dbx_now(void)
+{
+    return (int64_t)scc_time_wall_ms();
+}
+
+/* ---- store reads ---- */
+
+struct get_job {
+    struct dbx *d;
+    char ws[24], kind[16], id[64];
+    char *text;
+    void (*cb)(struct dbx *d, void *ctx, const char *text);
+    void *ctx;
+};
+
+static void
+get_run(void *arg)
+{
+    struct get_job *j = arg;
+
+    (void)ctl_store_dbx_get(j->d->c->store, j->ws, j->kind, j->id, &j->text);
+}
+
+static void
+get_done(void *arg)
+{
+    struct get_job *j = arg;
+
+    j->cb(j->d, j->ctx, j->text);
+    scc_free(j->text);
+    scc_free(j);
+}
+
+void
+dbx_store_get(struct dbx *d, const char *ws, const char *kind, const char *id,
+              void (*cb)(struct dbx *d, void *ctx, const char *text), void *ctx)
+{
+    struct get_job *j = scc_calloc(1, sizeof(*j));
+
+    if (j == NULL) {
+        cb(d, ctx, NULL);
+        return;
+    }
+    *j = (struct get_job){.d = d, .cb = cb, .ctx = ctx};
+    snprintf(j->ws, sizeof(j->ws), "%s", ws);
+    snprintf(j->kind, sizeof(j->kind), "%s", kind);
+    snprintf(j->id, sizeof(j->id), "%s", id);
+    if (scc_worker_submit(d->c->worker, get_run, get_done, j) < 0) {
+        scc_free(j);
+        cb(d, ctx, NULL);
+    }
+}
+
+/* ---- calls in flight ---- */
+
+struct dbx_pending {
+    struct dbx *d;
+    struct dbx_pending *prev, *next;
+    struct relay_call *call; /* node calls */
+    void *ctx;
+    dbx_arm_cb arm_cb;
+    dbx_node_cb node_cb;
+};
+
+static struct dbx_pending *
+pending_new(struct dbx *d, void *ctx)
+{
+    struct dbx_pending *p = scc_calloc(1, sizeof(*p));
+
+    if (p == NULL)
+        return NULL;
+    p->d = d;
+    p->ctx = ctx;
+    p->next = d->pending;
+    if (d->pending)
+        d->pending->prev = p;
+    d->pending = p;
+    return p;
+}
+
+static void
+pending_free(struct dbx_pending *p)
+{
+    if (p->prev)
+        p->prev->next = p->next;
+    else if (p->d->pending == p)
+        p->d->pending = p->next;
+    if (p->next)
+        p->next->prev = p->prev;
+    scc_free(p);
+}
+
+static void
+arm_done(void *arg, const struct ctl_arm_resp *resp)
+{
+    struct dbx_pending *p = arg;
+
+    if (!p->d->stopping)
+        p->arm_cb(p->d, p->ctx, resp);
+    else
+        scc_free(p->ctx);
+    pending_free(p);
+}
+
+void
+dbx_arm(struct dbx *d, const char *method, const char *path, json_t *body, dbx_arm_cb cb, void *ctx)
+{
+    static const struct ctl_principal platform = {.token_id = "scc-workspace-api",
+                                                  .scope = "*",
+                                                  .oid = "00000000-0000-4000-8000-0000000000db",
+                                                  .internal = true};
+    struct dbx_pending *p = pending_new(d, ctx);
+    size_t len = 0;
+    char *text = body ? arm_dumps(body, &len) : NULL;
+    const char *q = strchr(path, '?');
+    char base[CTL_ARM_PATH_MAX];
+    struct ctl_arm_req req = {.method = method,
+                              .path = base,
+                              .query = q ? q + 1 : NULL,
+                              .host = "localhost",
+                              .body = text,
+                              .body_len = len,
+                              .who = &platform};
+    struct ctl_arm_resp resp = {0};
+
+    json_decref(body);
+    snprintf(base, sizeof(base), "%.*s", q ? (int)(q - path) : (int)strlen(path), path);
+    if (p == NULL) {
+        ctl_arm_resp_error(&resp, 500, "InternalError", "out of memory");
+        cb(d, ctx, &resp);
+        ctl_arm_resp_fini(&resp);
+    } else {
+        p->arm_cb = cb;
+        ctl_arm_request(d->c, &req, arm_done, p);
+    }
+    scc_free(text);
+}
+
+static void
+node_done(void *arg, int status, const char *body, size_t len)
+{
+    struct dbx_pending *p = arg;
+
+    p->node_cb(p->d, p->ctx, status, body, len);
+    pending_free(p);
+}
+
+bool
+dbx_node(struct dbx *d, const char *node, const char *method, const char *path, const char *body,
+         size_t max, dbx_node_cb cb, void *ctx)
+{
+    struct relay_call_req req = {.node = node,
+                                 .method = method,
+                                 .path = path,
+                                 .body = body,
+                                 .max_answer = max,
+                                 .timeout_ms = DBX_NODE_CALL_MS};
+    struct dbx_pending *p;
+
+    if (d->relay == NULL || d->stopping || (p = pending_new(d, ctx)) == NULL)
+        return false;
+    p->node_cb = cb;
+    if (relay_call(d->relay, &req, node_done, p, &p->call) < 0) {
+        pending_free(p);
+        return false;
+    }
+    return true;
+}
+
+bool
+dbx_node_connected(struct dbx *d, const char *node)
+{
+    return d->relay && relay_node_connected(d->relay, node);
+}
+
+/* ---- small endpoints ---- */
+
+static void
+me(struct dbx_req *q)
+{
+    dbx_reply(q, 200,
+              json_pack("{s:s, s:s, s:s, s:b, s:[{s:s, s:b}]}", "id", q->user, "userName", q->user,
+                        "displayName", q->user, "active", 1, "emails", "value", q->user, "primary",
+                        1));
+}
+
+static void
+well_known(struct dbx_req *q)
+{
+    dbx_reply(q, 200,
+              json_pack("{s:s, s:s, s:s}", "workspace_id", q->ws.id, "cloud", "Azure", "host_type",
+                        "WORKSPACE_HOST"));
+}
+
+static void
+library_status(struct dbx_req *q)
+{
+    char id[64];
+    const char *cid = dbx_param(q, "cluster_id", id, sizeof(id));
+
+    if (cid == NULL || dbx_get(q->d, q->ws.id, DBX_CLUSTER, cid) == NULL) {
+        dbx_error(q, 400, "INVALID_PARAMETER_VALUE", "Cluster %s does not exist",
+                  cid ? cid : "(none)");
+        return;
+    }
+    dbx_reply(q, 200, json_pack("{s:s, s:[]}", "cluster_id", cid, "library_statuses"));
+}
+
+/* "/api/2.0/clusters/list" -> area "clusters", op "list" (versions 2.0-2.2). */
+static bool
+api_path(const char *path, const char *area, char *op, size_t cap)
+{
+    size_t alen = strlen(area);
+
+    if (strncmp(path, "/api/2.", 7) != 0 || path[7] < '0' || path[7] > '2' || path[8] != '/' ||
+        strncmp(path + 9, area, alen) != 0 || (path[9 + alen] != '/' && path[9 + alen] != '\0'))
+        return false;
+    snprintf(op, cap, "%s", path[9 + alen] ? path + 10 + alen : "");
+    return true;
+}
+
+static void
+route(struct dbx_req *q, const char *path)
+{
+    if (api_path(path, "clusters", q->op, sizeof(q->op)) && path[7] != '2')
+        dbx_clusters_route(q);
+    else if (api_path(path, "jobs/runs", q->op, sizeof(q->op)) && path[7] != '0')
+        dbx_runs_route(q);
+    else if (strcmp(path, "/api/2.0/preview/scim/v2/Me") == 0 && strcmp(q->method, "GET") == 0)
+        me(q);
+    else if (strcmp(path, "/.well-known/databricks-config") == 0)
+        well_known(q);
+    else if (strcmp(path, "/api/2.0/libraries/cluster-status") == 0)
+        library_status(q);
+    else
+        dbx_error(q, 404, "ENDPOINT_NOT_FOUND", "No API found for '%s %s'", q->method, path);
+}
+
+static void
+unauthenticated(const struct ctl_arm_req *req, ctl_arm_done_fn done, void *arg, const char *msg)
+{
+    struct ctl_arm_resp resp = {.status = 401};
+    json_t *o = json_pack("{s:s, s:s}", "error_code", "UNAUTHENTICATED", "message", msg);
+
+    (void)req;
+    resp.body = o ? arm_dumps(o, &resp.body_len) : NULL;
+    json_decref(o);
+    done(arg, &resp);
+    ctl_arm_resp_fini(&resp);
+}
+
+static bool
+parse_body(struct dbx_req *q, const struct ctl_arm_req *req)
+{
+    char err[128];
+
+    if (req->body_len == 0 || strcmp(q->method, "GET") == 0 || strcmp(q->method, "DELETE") == 0) {
+        q->body = json_object();
+        return q->body != NULL;
+    }
+    if (scc_json_parse_object(req->body, req->body_len, CTL_ARM_BODY_MAX, &q->body, err,
+                              sizeof(err)) < 0) {
+        q->body = json_object();
+        dbx_error(q, 400, "MALFORMED_REQUEST", "Invalid JSON given in the body of the request: %s",
+                  err);
+        return false;
+    }
+    return true;
+}
+
+void
+ctl_dbx_request(struct ctl *c, const struct ctl_arm_req *req, const char *authorization,
+                ctl_arm_done_fn done, void *arg)
+{
+    struct dbx *d = c->dbx;
+    struct ctl_principal who = {0};
+    struct ctl_arm_resp bad = {0};
+    struct dbx_req *q;
+    char wsid[24];
+
+    /* The discovery document is public: clients fetch it before they
+     * present credentials, and it says no more than the host name. */
+    if (strcmp(req->path, "/.well-known/databricks-config") == 0)
+        who = (struct ctl_principal){.scope = "*"};
+    /* No workspace, a bad token, or a token for another workspace: one
+     * answer, so a token cannot be used to learn which workspaces exist. */
+    if (d == NULL || d->stopping || !host_ws_id(c, req->host, wsid, sizeof(wsid)) ||
+        (who.scope[0] == '\0' && ctl_arm_authenticate(c, authorization, &who, &bad) < 0) ||
+        (q = scc_calloc(1, sizeof(*q))) == NULL) {
+        ctl_arm_resp_fini(&bad);
+        unauthenticated(req, done, arg, "Invalid access token.");
+        return;
+    }
+    *q = (struct dbx_req){.d = d, .method = req->method, .done = done, .arg = arg};
+    if (!ws_find(d, wsid, &q->ws) || !ws_allowed(&who, &q->ws)) {
+        scc_free(q);
+        unauthenticated(req, done, arg, "Invalid access token.");
+        return;
+    }
+    snprintf(q->user, sizeof(q->user), "%s", who.token_id[0] ? who.token_id : "admin");
+    q->query = req->query ? scc_strdup(req->query) : NULL;
+    if (parse_body(q, req))
+        route(q, req->path);
+}
+
+/* ---- the tick ---- */
+
+static void
+on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct dbx *d = arg;
+    char ws[24], kind[16];
+    const char *key, *slash;
+    json_t *doc, *keys = json_array();
+    size_t i;
+
+    (void)fd, (void)what;
+    /* Keys first: a tick may add or remove documents. */
+    json_object_foreach(d->objs, key, doc) json_array_append_new(keys, json_string(key));
+    json_array_foreach(keys, i, doc)
+    {
+        key = json_string_value(doc);
+        if (sscanf(key, "%23[0-9]/%15[a-z]/", ws, kind) != 2 || (slash = strchr(key, '/')) == NULL)
+            continue;
+        slash = strchr(slash + 1, '/');
+        if (slash == NULL || json_object_get(d->objs, key) == NULL)
+            continue;
+        if (strcmp(kind, DBX_CLUSTER) == 0)
+            dbx_clusters_tick(d, ws, slash + 1, json_object_get(d->objs, key));
+        else if (strcmp(kind, DBX_RUN) == 0)
+            dbx_runs_tick(d, ws, slash + 1, json_object_get(d->objs, key));
+    }
+    json_decref(keys);
+}
+
+/* ---- start and stop ---- */
+
+struct load_job {
+    json_t *objs;
+    struct ctl *c;
+    int rc;
+};
+
+static int
+load_one(const char *ws, const char *kind, const char *id, const char *body, void *arg)
+{
+    struct load_job *j = arg;
+    char key[160];
+    json_t *doc;
+
+    if ((doc = json_loads(body, 0, NULL)) == NULL)
+        return 0; /* cannot happen: we wrote it */
+    obj_key(key, sizeof(key), ws, kind, id);
+    return json_object_set_new(j->objs, key, doc) == 0 ? 0 : SCC_ENOMEM;
+}
+
+static void
+load_run(void *arg)
+{
+    struct load_job *j = arg;
+
+    if ((j->rc = ctl_store_dbx_each(j->c->store, DBX_CLUSTER, load_one, j)) == 0)
+        j->rc = ctl_store_dbx_each(j->c->store, DBX_RUN, load_one, j);
+}
+
+int
+ctl_dbx_start(struct ctl *c, struct relay *relay)
+{
+    struct timeval tv = {TICK_MS / 1000, (TICK_MS % 1000) * 1000};
+    struct dbx *d = scc_calloc(1, sizeof(*d));
+    struct load_job j = {.c = c};
+    int rc;
+
+    if (d == NULL || (d->objs = json_object()) == NULL) {
+        scc_free(d);
+        return SCC_ENOMEM;
+    }
+    d->c = c;
+    d->relay = relay;
+    j.objs = d->objs;
+    if ((rc = scc_worker_run_sync(c->worker, load_run, &j)) < 0 || (rc = j.rc) < 0 ||
+        (d->tick = event_new(c->base, -1, EV_PERSIST, on_tick, d)) == NULL) {
+        json_decref(d->objs);
+        scc_free(d);
+        return rc < 0 ? rc : SCC_ENOMEM;
+    }
+    event_add(d->tick, &tv);
+    c->dbx = d;
+    scc_log_info(&c->log, "workspace API: %zu cluster and run document(s) loaded",
+                 json_object_size(d->objs));
+    return 0;
+}
+
+void
+ctl_dbx_stop(struct ctl *c)
+{
+    struct dbx *d = c->dbx;
+
+    if (d == NULL)
+        return;
+    d->stopping = true;
+    event_del(d->tick);
+    /* Node calls end now (their callbacks see SCC_ECLOSED and let go of
+     * what they hold); ARM answers still due find d stopping. */
+    for (struct dbx_pending *p = d->pending, *next; p; p = next) {
+        next = p->next;
+        if (p->call) {
+            relay_call_cancel(p->call);
+            p->node_cb(d, p->ctx, SCC_ECLOSED, NULL, 0);
+            pending_free(p);
+        }
+    }
+}
+
+void
+ctl_dbx_free(struct ctl *c)
+{
+    struct dbx *d = c->dbx;
+
+    if (d == NULL)
+        return;
+    while (d->pending) {
+        scc_free(d->pending->ctx);
+        pending_free(d->pending);
+    }
+    event_free(d->tick);
+    json_decref(d->objs);
+    scc_free(d);
+    c->dbx = NULL;
+}

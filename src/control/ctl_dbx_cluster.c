@@ -1,0 +1,960 @@
+/*
+ * ctl_dbx_cluster.c - clusters (databricks-compat.md §3) over the
+ * workspace's VMs and their tunnels.
+ *
+ * A cluster of N workers is N + 1 VMs made by the workspace's createNodes
+ * action (the driver is the first), each running scc-agent, which dials
+ * the relay.  The cluster is RUNNING when every node's tunnel is up; it
+ * is never told so by a node's address.  Everything happens in the tick,
+ * from what the document says, so a restart of sccd picks up where it
+ * stopped:
+ *
+ *   PENDING      no nodes yet: createNodes (retried while the workspace
+ *                is busy with another operation); an operation: poll it
+ *                (Failed ends the launch with its reason); nodes: wait for
+ *                every tunnel, until the launch deadline
+ *   RUNNING      a node whose tunnel stays away DBX_LOST_S ends it
+ *                (COMMUNICATION_LOST); idle past autotermination_minutes
+ *                ends it (INACTIVITY)
+ *   TERMINATING  an operation: poll it; nodes: deleteNodes; none: TERMINATED
+ */
+#include "ctl_dbx_int.h"
+
+#include "ctl_arm_int.h"
+
+#include "common/encode.h"
+#include "common/err.h"
+#include "common/json.h"
+#include "common/mem.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#define ARM_API_VERSION "api-version=2024-05-01"
+#define EVENTS_MAX      500
+#define WORKERS_MAX     99 /* createNodes makes up to 100 VMs */
+
+static const struct {
+    const char *key, *name;
+} versions[] = {
+        {"13.3.x-scala2.12", "13.3 LTS (includes Apache Spark 3.4.1, Scala 2.12)"},
+        {"14.3.x-scala2.12", "14.3 LTS (includes Apache Spark 3.5.0, Scala 2.12)"},
+        {"15.4.x-scala2.12", "15.4 LTS (includes Apache Spark 3.5.0, Scala 2.12)"},
+        {"16.4.x-scala2.12", "16.4 LTS (includes Apache Spark 3.5.2, Scala 2.12)"},
+        {"16.4.x-scala2.13", "16.4 LTS (includes Apache Spark 3.5.2, Scala 2.13)"},
+};
+
+static const struct {
+    const char *id, *desc;
+    int cores, memory_mb;
+} node_types[] = {
+        {"Standard_DS3_v2", "Standard_DS3_v2", 4, 14336},
+        {"Standard_DS4_v2", "Standard_DS4_v2", 8, 28672},
+        {"Standard_D4ds_v5", "Standard_D4ds_v5", 4, 16384},
+        {"Standard_D8ds_v5", "Standard_D8ds_v5", 8, 32768},
+        {"Standard_E8ds_v4", "Standard_E8ds_v4", 8, 65536},
+};
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+/* ---- small helpers ---- */
+
+static const char *
+str_of(const json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(o, key));
+}
+
+static const char *
+state_of(const json_t *doc)
+{
+    const char *s = str_of(doc, "state");
+
+    return s ? s : "UNKNOWN";
+}
+
+static int
+node_type_index(const char *id)
+{
+    for (size_t i = 0; id && i < NELEM(node_types); i++)
+        if (strcmp(node_types[i].id, id) == 0)
+            return (int)i;
+    return -1;
+}
+
+static void
+event(json_t *doc, const char *type, json_t *details)
+{
+    json_t *ev = json_object_get(dbx_priv(doc), "events");
+
+    if (ev == NULL) {
+        ev = json_array();
+        json_object_set_new(dbx_priv(doc), "events", ev);
+    }
+    if (json_array_size(ev) >= EVENTS_MAX)
+        json_array_remove(ev, 0);
+    json_array_append_new(ev,
+                          json_pack("{s:s, s:I, s:s, s:o}", "cluster_id", str_of(doc, "cluster_id"),
+                                    "timestamp", (json_int_t)dbx_now(), "type", type, "details",
+                                    details ? details : json_object()));
+}
+
+static void
+set_state(json_t *doc, const char *state, const char *msg)
+{
+    json_object_set_new(doc, "state", json_string(state));
+    json_object_set_new(doc, "state_message", json_string(msg ? msg : ""));
+}
+
+/* What the title-cased state reads like in messages ("Running"). */
+static void
+title(const char *state, char *out, size_t cap)
+{
+    size_t i = 0;
+
+    for (; state[i] && i + 1 < cap; i++)
+        out[i] = i == 0 ? state[i]
+                        : (char)(state[i] >= 'A' && state[i] <= 'Z' ? state[i] + 32 : state[i]);
+    out[i] = '\0';
+}
+
+/* ---- ending a cluster ---- */
+
+static void
+terminate(struct dbx *d, const char *ws, const char *id, json_t *doc, const char *code,
+          const char *type, json_t *params)
+{
+    json_t *reason = json_pack("{s:s, s:s, s:o}", "code", code, "type", type, "parameters",
+                               params ? params : json_object());
+    const char *msg = str_of(json_object_get(reason, "parameters"), "databricks_error_message");
+    char sm[600];
+
+    snprintf(sm, sizeof(sm), "%s%s%s", strcmp(code, "USER_REQUEST") ? "Terminating: " : "",
+             strcmp(code, "USER_REQUEST") ? code : "Terminating at the user's request",
+             msg ? ": " : "");
+    if (msg)
+        snprintf(sm + strlen(sm), sizeof(sm) - strlen(sm), "%.400s", msg);
+    set_state(doc, "TERMINATING", sm);
+    event(doc, "TERMINATING", json_pack("{s:O}", "reason", reason));
+    json_object_set_new(doc, "termination_reason", reason);
+    json_object_del(dbx_priv(doc), "lost_since");
+    dbx_save(d, ws, DBX_CLUSTER, id);
+}
+
+/* ---- the ARM calls: createNodes, deleteNodes, operation status ---- */
+
+struct arm_ctx {
+    char ws[24], id[64];
+};
+
+static struct arm_ctx *
+ctx_new(const char *ws, const char *id)
+{
+    struct arm_ctx *x = scc_calloc(1, sizeof(*x));
+
+    if (x) {
+        snprintf(x->ws, sizeof(x->ws), "%s", ws);
+        snprintf(x->id, sizeof(x->id), "%s", id);
+    }
+    return x;
+}
+
+/* The cluster an answer is for, no longer busy; NULL if it went away. */
+static json_t *
+answered(struct dbx *d, struct arm_ctx *x)
+{
+    json_t *doc = dbx_get(d, x->ws, DBX_CLUSTER, x->id);
+
+    if (doc)
+        json_object_del(dbx_priv(doc), "busy");
+    return doc;
+}
+
+static bool
+call_arm(struct dbx *d, const char *ws, const char *id, json_t *doc, const char *method,
+         const char *path, json_t *body, dbx_arm_cb cb)
+{
+    struct arm_ctx *x = ctx_new(ws, id);
+
+    if (x == NULL) {
+        json_decref(body);
+        return false;
+    }
+    json_object_set_new(dbx_priv(doc), "busy", json_true());
+    dbx_arm(d, method, path, body, cb, x);
+    return true;
+}
+
+/* The ARM error of resp: code and message (into buffers). */
+static void
+arm_err(const struct ctl_arm_resp *resp, char *code, size_t ccap, char *msg, size_t mcap)
+{
+    json_t *b = resp->body ? json_loadb(resp->body, resp->body_len, 0, NULL) : NULL;
+    json_t *e = json_object_get(b, "error");
+
+    snprintf(code, ccap, "%s", str_of(e, "code") ? str_of(e, "code") : "InternalError");
+    snprintf(msg, mcap, "%s", str_of(e, "message") ? str_of(e, "message") : "no message");
+    json_decref(b);
+}
+
+static bool
+busy_conflict(const struct ctl_arm_resp *resp)
+{
+    return resp->status == 409 && resp->body && strstr(resp->body, "AnotherOperationInProgress");
+}
+
+/* The status URL of an LRO answer, as a path with its query. */
+static void
+keep_op(json_t *doc, const struct ctl_arm_resp *resp)
+{
+    for (size_t i = 0; i < resp->nhdrs; i++) {
+        const char *v = resp->hdrs[i].value, *p;
+
+        if (strcasecmp(resp->hdrs[i].name, "Azure-AsyncOperation") != 0 || v == NULL)
+            continue;
+        p = strstr(v, "://");
+        p = p ? strchr(p + 3, '/') : v;
+        if (p)
+            json_object_set_new(dbx_priv(doc), "op", json_string(p));
+    }
+}
+
+static void
+created(struct dbx *d, void *ctx, const struct ctl_arm_resp *resp)
+{
+    struct arm_ctx *x = ctx;
+    json_t *doc = answered(d, x), *b, *nodes, *vm;
+    char code[64], msg[700];
+    size_t i;
+
+    if (doc == NULL || busy_conflict(resp))
+        goto out;
+    if (resp->status != 202) {
+        arm_err(resp, code, sizeof(code), msg, sizeof(msg));
+        terminate(d, x->ws, x->id, doc, "CLOUD_PROVIDER_LAUNCH_FAILURE", "CLOUD_FAILURE",
+                  json_pack("{s:s, s:s, s:s}", "azure_error_code", code, "azure_error_message", msg,
+                            "databricks_error_message", msg));
+        goto out;
+    }
+    b = json_loadb(resp->body, resp->body_len, 0, NULL);
+    nodes = json_array();
+    json_array_foreach(json_object_get(b, "value"), i, vm)
+    {
+        json_t *nics = json_object_get(
+                json_object_get(json_object_get(vm, "properties"), "networkProfile"),
+                "networkInterfaces");
+
+        json_array_append_new(
+                nodes, json_pack("{s:O, s:O, s:O, s:O?, s:O?}", "vm", json_object_get(vm, "id"),
+                                 "name", json_object_get(vm, "name"), "node",
+                                 json_object_get(json_object_get(vm, "tags"), "scc-node"), "nic",
+                                 json_object_get(json_array_get(nics, 0), "id"), "host_nic",
+                                 json_object_get(json_array_get(nics, 1), "id")));
+    }
+    json_decref(b);
+    json_object_set_new(dbx_priv(doc), "nodes", nodes);
+    keep_op(doc, resp);
+    event(doc, "CREATING",
+          json_pack("{s:I}", "target_num_workers", (json_int_t)(json_array_size(nodes) - 1)));
+    dbx_save(d, x->ws, DBX_CLUSTER, x->id);
+out:
+    scc_free(x);
+}
+
+static void
+launch(struct dbx *d, const char *ws, const char *id, json_t *doc)
+{
+    char path[CTL_ARM_ID_MAX + 64];
+    json_int_t workers = json_integer_value(json_object_get(doc, "num_workers"));
+
+    if (json_object_get(doc, "autoscale"))
+        workers = json_integer_value(
+                json_object_get(json_object_get(doc, "autoscale"), "min_workers"));
+    snprintf(path, sizeof(path), "%s/createNodes?" ARM_API_VERSION,
+             str_of(dbx_priv(doc), "ws_rid"));
+    (void)call_arm(d, ws, id, doc, "POST", path,
+                   json_pack("{s:I, s:s}", "count", workers + 1, "clusterName", id), created);
+}
+
+static void
+deleted(struct dbx *d, void *ctx, const struct ctl_arm_resp *resp)
+{
+    struct arm_ctx *x = ctx;
+    json_t *doc = answered(d, x);
+    char code[64], msg[700];
+
+    if (doc == NULL || busy_conflict(resp))
+        goto out;
+    if (resp->status == 202)
+        keep_op(doc, resp);
+    else if (resp->status != 200) {
+        arm_err(resp, code, sizeof(code), msg, sizeof(msg));
+        if (strcmp(code, "NodeNotFound") != 0 && strcmp(code, "ResourceNotFound") != 0) {
+            scc_log_warn(&d->c->log, "cluster %s: deleteNodes: %s: %s", x->id, code, msg);
+            goto out; /* the tick tries again */
+        }
+    }
+    json_object_set_new(dbx_priv(doc), "nodes", json_array());
+    dbx_save(d, x->ws, DBX_CLUSTER, x->id);
+out:
+    scc_free(x);
+}
+
+static void
+op_polled(struct dbx *d, void *ctx, const struct ctl_arm_resp *resp)
+{
+    struct arm_ctx *x = ctx;
+    json_t *doc = answered(d, x), *b = NULL;
+    const char *st;
+    char msg[700];
+
+    if (doc && resp->status == 404) /* the operation is gone: nothing to wait for */
+        json_object_del(dbx_priv(doc), "op");
+    if (doc == NULL || resp->status != 200)
+        goto out;
+    b = json_loadb(resp->body, resp->body_len, 0, NULL);
+    if ((st = str_of(b, "status")) == NULL || strcmp(st, "InProgress") == 0)
+        goto out;
+    json_object_del(dbx_priv(doc), "op");
+    if (strcmp(st, "Succeeded") != 0 && strcmp(state_of(doc), "PENDING") == 0) {
+        json_t *e = json_object_get(b, "error");
+        const char *code = str_of(e, "code") ? str_of(e, "code") : "";
+        bool net = strstr(code, "NoOutboundConnectivity") != NULL;
+
+        snprintf(msg, sizeof(msg), "%s", str_of(e, "message") ? str_of(e, "message") : st);
+        terminate(d, x->ws, x->id, doc,
+                  net ? "NPIP_TUNNEL_SETUP_FAILURE" : "CLOUD_PROVIDER_LAUNCH_FAILURE",
+                  net ? "CLIENT_ERROR" : "CLOUD_FAILURE",
+                  json_pack("{s:s, s:s, s:s}", "azure_error_code", code, "azure_error_message", msg,
+                            "databricks_error_message", msg));
+    }
+    dbx_save(d, x->ws, DBX_CLUSTER, x->id);
+out:
+    json_decref(b);
+    scc_free(x);
+}
+
+/* ---- the tick ---- */
+
+static bool
+all_connected(struct dbx *d, json_t *nodes, const char **missing)
+{
+    size_t i;
+    json_t *n;
+
+    json_array_foreach(nodes, i, n)
+    {
+        if (!dbx_node_connected(d, str_of(n, "node"))) {
+            *missing = str_of(n, "name");
+            return false;
+        }
+    }
+    return json_array_size(nodes) > 0;
+}
+
+/* The private address of a node's NIC ("nic": the container subnet's,
+ * "host_nic": the host subnet's, where the agent runs), as ARM allocated it. */
+static void
+nic_ip(struct dbx *d, const json_t *node, const char *which, char *ip, size_t cap)
+{
+    const char *nic = str_of(node, which);
+    const struct arm_entry *e = nic ? arm_cache_get(d->c->arm, nic) : NULL;
+    json_t *b = e ? json_loadb(e->text, e->len, 0, NULL) : NULL;
+    json_t *cfg = json_array_get(
+            json_object_get(json_object_get(b, "properties"), "ipConfigurations"), 0);
+    const char *v = str_of(json_object_get(cfg, "properties"), "privateIPAddress");
+
+    snprintf(ip, cap, "%s", v ? v : "");
+    json_decref(b);
+}
+
+static json_t *
+spark_node(struct dbx *d, const json_t *node, int64_t now)
+{
+    char ip[64], host[64];
+
+    nic_ip(d, node, "nic", ip, sizeof(ip));
+    nic_ip(d, node, "host_nic", host, sizeof(host));
+    return json_pack("{s:s, s:s, s:s, s:s, s:I}", "node_id", str_of(node, "name"), "instance_id",
+                     str_of(node, "name"), "private_ip", ip, "host_private_ip", host,
+                     "start_timestamp", (json_int_t)now);
+}
+
+static void
+running(struct dbx *d, const char *ws, const char *id, json_t *doc)
+{
+    json_t *nodes = json_object_get(dbx_priv(doc), "nodes"), *ex = json_array();
+    int64_t now = dbx_now();
+    int ti = node_type_index(str_of(doc, "node_type_id"));
+    size_t n = json_array_size(nodes);
+    bool restart = strcmp(state_of(doc), "RESTARTING") == 0;
+
+    for (size_t i = 1; i < n; i++)
+        json_array_append_new(ex, spark_node(d, json_array_get(nodes, i), now));
+    json_object_set_new(doc, "driver", spark_node(d, json_array_get(nodes, 0), now));
+    json_object_set_new(doc, "executors", ex);
+    json_object_set_new(doc, restart ? "last_restarted_time" : "start_time", json_integer(now));
+    json_object_set_new(doc, "last_activity_time", json_integer(now));
+    json_object_set_new(doc, "spark_context_id", json_integer((json_int_t)(now % 9007199254740ll)));
+    json_object_set_new(doc, "cluster_cores",
+                        json_real(ti < 0 ? 0.0 : (double)n * node_types[ti].cores));
+    json_object_set_new(doc, "cluster_memory_mb",
+                        json_integer(ti < 0 ? 0 : (json_int_t)n * node_types[ti].memory_mb));
+    set_state(doc, "RUNNING", "");
+    event(doc, "RUNNING", json_pack("{s:I}", "current_num_workers", (json_int_t)(n - 1)));
+    event(doc, "DRIVER_HEALTHY",
+          json_pack("{s:s}", "driver_state_message",
+                    "every node's agent holds a mutual-TLS tunnel to the relay"));
+    dbx_save(d, ws, DBX_CLUSTER, id);
+}
+
+static void
+tick_pending(struct dbx *d, const char *ws, const char *id, json_t *doc)
+{
+    json_t *priv = dbx_priv(doc), *nodes = json_object_get(priv, "nodes");
+    const char *missing = NULL;
+    char msg[400];
+
+    if (json_array_size(nodes) == 0) {
+        launch(d, ws, id, doc);
+    } else if (str_of(priv, "op")) {
+        (void)call_arm(d, ws, id, doc, "GET", str_of(priv, "op"), NULL, op_polled);
+    } else if (all_connected(d, nodes, &missing)) {
+        running(d, ws, id, doc);
+    } else if (dbx_now() > json_integer_value(json_object_get(priv, "deadline"))) {
+        snprintf(msg, sizeof(msg),
+                 "node %s did not open its tunnel to the relay within %d s of its launch; check "
+                 "the route, NSG and firewall rules from its subnet to the relay",
+                 missing, DBX_LAUNCH_S);
+        terminate(d, ws, id, doc, "NPIP_TUNNEL_SETUP_FAILURE", "CLIENT_ERROR",
+                  json_pack("{s:s, s:s}", "databricks_error_message", msg, "instance_id", missing));
+    }
+}
+
+static void
+tick_running(struct dbx *d, const char *ws, const char *id, json_t *doc)
+{
+    json_t *priv = dbx_priv(doc), *lost = json_object_get(priv, "lost_since");
+    const char *missing = NULL;
+    int64_t now = dbx_now(),
+            idle_min = json_integer_value(json_object_get(doc, "autotermination_minutes"));
+    char msg[300];
+
+    if (!all_connected(d, json_object_get(priv, "nodes"), &missing)) {
+        if (lost == NULL) {
+            json_object_set_new(priv, "lost_since", json_integer(now));
+            event(doc, "NODES_LOST", json_pack("{s:s}", "instance_id", missing));
+            dbx_save(d, ws, DBX_CLUSTER, id);
+        } else if (now - json_integer_value(lost) > DBX_LOST_S * 1000) {
+            snprintf(msg, sizeof(msg), "the tunnel of node %s has been down for over %d s", missing,
+                     DBX_LOST_S);
+            terminate(d, ws, id, doc, "COMMUNICATION_LOST", "CLOUD_FAILURE",
+                      json_pack("{s:s, s:s}", "databricks_error_message", msg, "instance_id",
+                                missing));
+        }
+        return;
+    }
+    if (lost) {
+        json_object_del(priv, "lost_since");
+        event(doc, "DRIVER_HEALTHY", NULL);
+        dbx_save(d, ws, DBX_CLUSTER, id);
+    }
+    if (strcmp(state_of(doc), "RESTARTING") == 0)
+        running(d, ws, id, doc);
+    else if (idle_min > 0 && now - json_integer_value(json_object_get(doc, "last_activity_time")) >
+                                     idle_min * 60000) {
+        snprintf(msg, sizeof(msg), "%lld", (long long)idle_min);
+        terminate(d, ws, id, doc, "INACTIVITY", "SUCCESS",
+                  json_pack("{s:s}", "inactivity_duration_min", msg));
+    }
+}
+
+static void
+tick_terminating(struct dbx *d, const char *ws, const char *id, json_t *doc)
+{
+    json_t *priv = dbx_priv(doc);
+    char path[CTL_ARM_ID_MAX + 64];
+
+    if (str_of(priv, "op")) {
+        (void)call_arm(d, ws, id, doc, "GET", str_of(priv, "op"), NULL, op_polled);
+    } else if (json_array_size(json_object_get(priv, "nodes")) > 0) {
+        snprintf(path, sizeof(path), "%s/deleteNodes?" ARM_API_VERSION, str_of(priv, "ws_rid"));
+        (void)call_arm(d, ws, id, doc, "POST", path, json_pack("{s:s}", "clusterName", id),
+                       deleted);
+    } else if (json_is_true(json_object_get(priv, "permanent"))) {
+        dbx_del(d, ws, DBX_CLUSTER, id);
+    } else {
+        set_state(doc, "TERMINATED",
+                  str_of(json_object_get(doc, "termination_reason"), "code") ? "Terminated" : "");
+        json_object_set_new(doc, "terminated_time", json_integer(dbx_now()));
+        json_object_del(doc, "driver");
+        json_object_del(doc, "executors");
+        dbx_save(d, ws, DBX_CLUSTER, id);
+    }
+}
+
+void
+dbx_clusters_tick(struct dbx *d, const char *ws, const char *id, json_t *doc)
+{
+    const char *st = state_of(doc);
+
+    if (json_is_true(json_object_get(dbx_priv(doc), "busy")))
+        return;
+    if (strcmp(st, "PENDING") == 0)
+        tick_pending(d, ws, id, doc);
+    else if (strcmp(st, "RUNNING") == 0 || strcmp(st, "RESTARTING") == 0)
+        tick_running(d, ws, id, doc);
+    else if (strcmp(st, "TERMINATING") == 0)
+        tick_terminating(d, ws, id, doc);
+}
+
+const char *
+dbx_cluster_driver(json_t *cluster)
+{
+    if (cluster == NULL || strcmp(state_of(cluster), "RUNNING") != 0)
+        return NULL;
+    return str_of(json_array_get(json_object_get(dbx_priv(cluster), "nodes"), 0), "node");
+}
+
+static void
+begin(json_t *doc, const char *msg)
+{
+    json_t *priv = dbx_priv(doc);
+
+    set_state(doc, "PENDING", msg);
+    json_object_del(doc, "termination_reason");
+    json_object_del(doc, "terminated_time");
+    json_object_set_new(priv, "deadline", json_integer(dbx_now() + DBX_LAUNCH_S * 1000));
+    json_object_set_new(priv, "nodes", json_array());
+}
+
+void
+dbx_cluster_wake(struct dbx *d, const char *ws, const char *id, json_t *doc, const char *user)
+{
+    json_object_set_new(doc, "last_activity_time", json_integer(dbx_now()));
+    if (strcmp(state_of(doc), "TERMINATED") != 0)
+        return;
+    begin(doc, "Starting the cluster for a run");
+    event(doc, "STARTING", json_pack("{s:s, s:s}", "user", user, "cause", "JOB_RUN"));
+    dbx_save(d, ws, DBX_CLUSTER, id);
+}
+
+/* ---- the requests ---- */
+
+/* The spec fields a cluster keeps and shows (the rest is ignored). */
+static const char *const spec_keys[] = {
+        "cluster_name",
+        "spark_version",
+        "node_type_id",
+        "driver_node_type_id",
+        "num_workers",
+        "autoscale",
+        "autotermination_minutes",
+        "spark_conf",
+        "spark_env_vars",
+        "custom_tags",
+        "ssh_public_keys",
+        "init_scripts",
+        "azure_attributes",
+        "enable_elastic_disk",
+        "data_security_mode",
+        "runtime_engine",
+        "single_user_name",
+        "policy_id",
+        "is_single_node",
+        "kind",
+        "enable_local_disk_encryption",
+        "cluster_log_conf",
+        "docker_image",
+};
+
+static bool
+known_version(const char *v)
+{
+    for (size_t i = 0; v && i < NELEM(versions); i++)
+        if (strcmp(versions[i].key, v) == 0)
+            return true;
+    return false;
+}
+
+/* Check a ClusterSpec; false after answering 400. */
+static bool
+spec_ok(struct dbx_req *q, const json_t *b)
+{
+    const json_t *nw = json_object_get(b, "num_workers"), *as = json_object_get(b, "autoscale");
+    const json_t *at = json_object_get(b, "autotermination_minutes");
+    const char *sv = str_of(b, "spark_version"), *nt = str_of(b, "node_type_id");
+    json_int_t lo = json_integer_value(json_object_get(as, "min_workers"));
+    json_int_t hi = json_integer_value(json_object_get(as, "max_workers"));
+
+    if (sv == NULL)
+        dbx_error(q, 400, "INVALID_PARAMETER_VALUE", "Missing required field: spark_version");
+    else if (!known_version(sv))
+        dbx_error(q, 400, "INVALID_PARAMETER_VALUE",
+                  "Invalid spark version %.100s; GET /api/2.1/clusters/spark-versions lists them",
+                  sv);
+    else if ((nt && node_type_index(nt) < 0) ||
+             (str_of(b, "driver_node_type_id") &&
+              node_type_index(str_of(b, "driver_node_type_id")) < 0))
+        dbx_error(q, 400, "INVALID_PARAMETER_VALUE",
+                  "Node type %.100s is not supported; GET /api/2.1/clusters/list-node-types lists "
+                  "them",
+                  nt && node_type_index(nt) < 0 ? nt : str_of(b, "driver_node_type_id"));
+    else if (json_object_get(b, "instance_pool_id") ||
+             json_object_get(b, "driver_instance_pool_id"))
+        dbx_error(q, 400, "INVALID_PARAMETER_VALUE", "Instance pool %.100s does not exist",
+                  str_of(b, "instance_pool_id") ? str_of(b, "instance_pool_id")
+                                                : str_of(b, "driver_instance_pool_id"));
+    else if (nw && (!json_is_integer(nw) || json_integer_value(nw) < 0 ||
+                    json_integer_value(nw) > WORKERS_MAX))
+        dbx_error(q, 400, "INVALID_PARAMETER_VALUE", "num_workers must be an integer from 0 to %d",
+                  WORKERS_MAX);
+    else if (as && (!json_is_object(as) || lo < 0 || hi < 1 || lo > hi || hi > WORKERS_MAX))
+        dbx_error(q, 400, "INVALID_PARAMETER_VALUE",
+                  "autoscale needs 0 <= min_workers <= max_workers <= %d, max_workers >= 1",
+                  WORKERS_MAX);
+    else if (nw && as)
+        dbx_error(q, 400, "INVALID_PARAMETER_VALUE", "Give num_workers or autoscale, not both");
+    else if (at && (!json_is_integer(at) ||
+                    (json_integer_value(at) != 0 &&
+                     (json_integer_value(at) < 10 || json_integer_value(at) > 43200))))
+        dbx_error(q, 400, "INVALID_PARAMETER_VALUE",
+                  "autotermination_minutes must be 0 (never) or from 10 to 43200");
+    else if (str_of(b, "cluster_name") && strlen(str_of(b, "cluster_name")) > 100)
+        dbx_error(q, 400, "INVALID_PARAMETER_VALUE", "cluster_name is longer than 100 characters");
+    else
+        return true;
+    return false;
+}
+
+static void
+apply_spec(json_t *doc, const json_t *b)
+{
+    json_t *spec = json_object();
+
+    for (size_t i = 0; i < NELEM(spec_keys); i++) {
+        json_t *v = json_object_get(b, spec_keys[i]);
+
+        json_object_del(doc, spec_keys[i]);
+        if (v) {
+            json_object_set(doc, spec_keys[i], v);
+            json_object_set(spec, spec_keys[i], v);
+        }
+    }
+    if (json_object_get(doc, "num_workers") == NULL && json_object_get(doc, "autoscale") == NULL)
+        json_object_set_new(doc, "num_workers", json_integer(0));
+    if (json_object_get(doc, "node_type_id") == NULL)
+        json_object_set_new(doc, "node_type_id", json_string(node_types[0].id));
+    if (json_object_get(doc, "driver_node_type_id") == NULL)
+        json_object_set(doc, "driver_node_type_id", json_object_get(doc, "node_type_id"));
+    if (json_object_get(doc, "autotermination_minutes") == NULL)
+        json_object_set_new(doc, "autotermination_minutes", json_integer(120));
+    json_object_set_new(doc, "spec", spec);
+}
+
+/* MMDD-HHMMSS-xxxxxxxx, as Databricks' ids look. */
+static int
+new_id(char *out, size_t cap)
+{
+    static const char alnum[] = "abcdefghijklmnopqrstuvwxyz0123456789";
+    uint8_t r[8];
+    char tail[9];
+    time_t now = time(NULL);
+    struct tm tm;
+    int rc;
+
+    if ((rc = scc_rand_bytes(r, sizeof(r))) < 0)
+        return rc;
+    for (size_t i = 0; i < 8; i++)
+        tail[i] = alnum[r[i] % 36];
+    tail[8] = '\0';
+    gmtime_r(&now, &tm);
+    snprintf(out, cap, "%02d%02d-%02d%02d%02d-%s", tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+             tm.tm_sec, tail);
+    return 0;
+}
+
+static void
+count_one(struct dbx *d, const char *id, json_t *doc, void *arg)
+{
+    (void)d, (void)id, (void)doc;
+    (*(size_t *)arg)++;
+}
+
+static void
+create(struct dbx_req *q)
+{
+    char id[32];
+    size_t n = 0;
+    json_t *doc;
+
+    if (!spec_ok(q, q->body))
+        return;
+    dbx_each(q->d, q->ws.id, DBX_CLUSTER, count_one, &n);
+    if (n >= DBX_CLUSTERS_MAX) {
+        dbx_error(q, 400, "QUOTA_EXCEEDED", "The workspace has %zu clusters, the most it may have",
+                  n);
+        return;
+    }
+    if (new_id(id, sizeof(id)) < 0 || (doc = json_object()) == NULL) {
+        dbx_error(q, 500, "INTERNAL_ERROR", "out of memory");
+        return;
+    }
+    json_object_set_new(doc, "cluster_id", json_string(id));
+    apply_spec(doc, q->body);
+    json_object_set_new(doc, "creator_user_name", json_string(q->user));
+    json_object_set_new(doc, "cluster_source", json_string("API"));
+    json_object_set_new(doc, "jdbc_port", json_integer(10000));
+    json_object_set_new(doc, "spark_context_id", json_integer(0));
+    json_object_set_new(doc, "default_tags",
+                        json_pack("{s:s, s:s, s:s, s:s}", "Vendor", "Databricks", "Creator",
+                                  q->user, "ClusterName",
+                                  str_of(doc, "cluster_name") ? str_of(doc, "cluster_name") : "",
+                                  "ClusterId", id));
+    json_object_set_new(dbx_priv(doc), "ws_rid", json_string(q->ws.rid));
+    begin(doc, "Finding instances for new nodes");
+    event(doc, "CREATING", json_pack("{s:s}", "user", q->user));
+    dbx_put(q->d, q->ws.id, DBX_CLUSTER, id, doc);
+    dbx_reply(q, 200, json_pack("{s:s}", "cluster_id", id));
+}
+
+/* The cluster named by cluster_id, or NULL after answering 400. */
+static json_t *
+find(struct dbx_req *q, char *id, size_t cap)
+{
+    const char *cid = dbx_param(q, "cluster_id", id, cap);
+    json_t *doc = cid ? dbx_get(q->d, q->ws.id, DBX_CLUSTER, cid) : NULL;
+
+    if (cid == NULL) {
+        dbx_error(q, 400, "INVALID_PARAMETER_VALUE", "Missing required field: cluster_id");
+        return NULL;
+    }
+    if (cid != id)
+        snprintf(id, cap, "%s", cid);
+    if (doc == NULL || json_is_true(json_object_get(dbx_priv(doc), "permanent"))) {
+        dbx_error(q, 400, "INVALID_PARAMETER_VALUE", "Cluster %s does not exist", id);
+        return NULL;
+    }
+    return doc;
+}
+
+static void
+wrong_state(struct dbx_req *q, const char *id, json_t *doc)
+{
+    char t[32];
+
+    title(state_of(doc), t, sizeof(t));
+    dbx_error(q, 400, "INVALID_STATE", "Cluster %s is in unexpected state %s.", id, t);
+}
+
+static void
+start(struct dbx_req *q, json_t *doc, const char *id)
+{
+    if (strcmp(state_of(doc), "TERMINATED") != 0) {
+        wrong_state(q, id, doc);
+        return;
+    }
+    begin(doc, "Starting the cluster");
+    event(doc, "STARTING", json_pack("{s:s}", "user", q->user));
+    dbx_save(q->d, q->ws.id, DBX_CLUSTER, id);
+    dbx_reply(q, 200, NULL);
+}
+
+static void
+stop(struct dbx_req *q, json_t *doc, const char *id, bool permanent)
+{
+    const char *st = state_of(doc);
+
+    if (permanent)
+        json_object_set_new(dbx_priv(doc), "permanent", json_true());
+    if (strcmp(st, "TERMINATED") == 0 && permanent)
+        dbx_del(q->d, q->ws.id, DBX_CLUSTER, id);
+    else if (strcmp(st, "TERMINATED") != 0 && strcmp(st, "TERMINATING") != 0)
+        terminate(q->d, q->ws.id, id, doc, "USER_REQUEST", "SUCCESS",
+                  json_pack("{s:s}", "username", q->user));
+    else
+        dbx_save(q->d, q->ws.id, DBX_CLUSTER, id);
+    dbx_reply(q, 200, NULL);
+}
+
+static void
+restart(struct dbx_req *q, json_t *doc, const char *id)
+{
+    if (strcmp(state_of(doc), "RUNNING") != 0) {
+        wrong_state(q, id, doc);
+        return;
+    }
+    set_state(doc, "RESTARTING", "Restarting the driver");
+    event(doc, "RESTARTING", json_pack("{s:s}", "user", q->user));
+    dbx_save(q->d, q->ws.id, DBX_CLUSTER, id);
+    dbx_reply(q, 200, NULL);
+}
+
+/* edit: a TERMINATED cluster takes the new spec; a RUNNING one too if its
+ * size stays (it restarts), since resizing is not supported here yet. */
+static void
+edit(struct dbx_req *q, json_t *doc, const char *id)
+{
+    const char *st = state_of(doc);
+    bool run = strcmp(st, "RUNNING") == 0;
+
+    if (!run && strcmp(st, "TERMINATED") != 0) {
+        wrong_state(q, id, doc);
+        return;
+    }
+    if (!spec_ok(q, q->body))
+        return;
+    if (run && (!json_equal(json_object_get(q->body, "num_workers"),
+                            json_object_get(doc, "num_workers")) ||
+                json_object_get(q->body, "autoscale"))) {
+        dbx_error(q, 501, "NOT_IMPLEMENTED",
+                  "Resizing a running cluster is not supported by this control plane yet; "
+                  "terminate it, edit it, and start it");
+        return;
+    }
+    apply_spec(doc, q->body);
+    event(doc, "EDITED", json_pack("{s:s}", "user", q->user));
+    if (run)
+        set_state(doc, "RESTARTING", "Restarting the driver with the new configuration");
+    dbx_save(q->d, q->ws.id, DBX_CLUSTER, id);
+    dbx_reply(q, 200, NULL);
+}
+
+static void
+list_one(struct dbx *d, const char *id, json_t *doc, void *arg)
+{
+    (void)d, (void)id;
+    if (!json_is_true(json_object_get(dbx_priv(doc), "permanent")))
+        json_array_append_new(arg, dbx_public(doc));
+}
+
+static int
+newest_first(const void *a, const void *b)
+{
+    const char *x = str_of(*(json_t *const *)a, "cluster_id");
+    const char *y = str_of(*(json_t *const *)b, "cluster_id");
+
+    return strcmp(y ? y : "", x ? x : "");
+}
+
+static void
+list(struct dbx_req *q)
+{
+    json_t *all = json_array(), *out = json_array(), *c;
+    char want[256] = "";
+    size_t i, n;
+    json_t **v;
+
+    dbx_each(q->d, q->ws.id, DBX_CLUSTER, list_one, all);
+    (void)dbx_query(q, "filter_by.cluster_states", want, sizeof(want));
+    n = json_array_size(all);
+    if ((v = scc_calloc(n ? n : 1, sizeof(*v))) != NULL) {
+        json_array_foreach(all, i, c) v[i] = c;
+        qsort(v, n, sizeof(*v), newest_first);
+        for (i = 0; i < n; i++)
+            if (want[0] == '\0' || strstr(want, state_of(v[i])))
+                json_array_append(out, v[i]);
+        scc_free(v);
+    }
+    json_decref(all);
+    /* One page, and no next_page_token: iterators stop at its absence. */
+    dbx_reply(q, 200,
+              json_array_size(out) ? json_pack("{s:o}", "clusters", out)
+                                   : (json_decref(out), json_object()));
+}
+
+static void
+events(struct dbx_req *q, json_t *doc)
+{
+    json_t *all = json_object_get(dbx_priv(doc), "events"), *out = json_array(), *e;
+    json_int_t lim = json_integer_value(json_object_get(q->body, "limit"));
+    json_int_t off = json_integer_value(json_object_get(q->body, "offset"));
+    bool asc = str_of(q->body, "order") && strcmp(str_of(q->body, "order"), "ASC") == 0;
+    size_t n = json_array_size(all);
+
+    if (lim <= 0 || lim > 500)
+        lim = 50;
+    for (json_int_t i = off; i >= 0 && i < (json_int_t)n && i < off + lim; i++) {
+        e = json_array_get(all, asc ? (size_t)i : n - 1 - (size_t)i);
+        json_array_append(out, e);
+    }
+    /* next_page only when there is more: clients follow it blindly. */
+    dbx_reply(q, 200,
+              off + lim < (json_int_t)n
+                      ? json_pack("{s:o, s:I, s:{s:O, s:I, s:I, s:s}}", "events", out,
+                                  "total_count", (json_int_t)n, "next_page", "cluster_id",
+                                  json_object_get(doc, "cluster_id"), "offset", off + lim, "limit",
+                                  lim, "order", asc ? "ASC" : "DESC")
+                      : json_pack("{s:o, s:I}", "events", out, "total_count", (json_int_t)n));
+}
+
+static void
+catalogue(struct dbx_req *q)
+{
+    json_t *a = json_array();
+
+    if (strcmp(q->op, "spark-versions") == 0) {
+        for (size_t i = 0; i < NELEM(versions); i++)
+            json_array_append_new(
+                    a, json_pack("{s:s, s:s}", "key", versions[i].key, "name", versions[i].name));
+        dbx_reply(q, 200, json_pack("{s:o}", "versions", a));
+        return;
+    }
+    for (size_t i = 0; i < NELEM(node_types); i++)
+        json_array_append_new(a, json_pack("{s:s, s:s, s:i, s:i, s:s, s:s, s:b, s:b, s:b, s:{s:s}}",
+                                           "node_type_id", node_types[i].id, "instance_type_id",
+                                           node_types[i].id, "memory_mb", node_types[i].memory_mb,
+                                           "num_cores", node_types[i].cores, "description",
+                                           node_types[i].desc, "category", "General Purpose",
+                                           "is_deprecated", 0, "photon_worker_capable", 0,
+                                           "support_port_forwarding", 1, "node_instance_type",
+                                           "instance_type_id", node_types[i].id));
+    dbx_reply(q, 200, json_pack("{s:o}", "node_types", a));
+}
+
+void
+dbx_clusters_route(struct dbx_req *q)
+{
+    bool get = strcmp(q->method, "GET") == 0, post = strcmp(q->method, "POST") == 0;
+    const char *op = q->op;
+    char id[64];
+    json_t *doc;
+
+    if (get && (strcmp(op, "spark-versions") == 0 || strcmp(op, "list-node-types") == 0))
+        catalogue(q);
+    else if (get && strcmp(op, "list-zones") == 0)
+        dbx_reply(q, 200, json_pack("{s:[sss], s:s}", "zones", "1", "2", "3", "default_zone", "1"));
+    else if (get && strcmp(op, "list") == 0)
+        list(q);
+    else if (post && strcmp(op, "create") == 0)
+        create(q);
+    else if (!(get && strcmp(op, "get") == 0) &&
+             !(post &&
+               (strcmp(op, "start") == 0 || strcmp(op, "delete") == 0 ||
+                strcmp(op, "permanent-delete") == 0 || strcmp(op, "restart") == 0 ||
+                strcmp(op, "edit") == 0 || strcmp(op, "events") == 0 || strcmp(op, "resize") == 0 ||
+                strcmp(op, "pin") == 0 || strcmp(op, "unpin") == 0)))
+        dbx_error(q, 404, "ENDPOINT_NOT_FOUND", "No API found for '%s /clusters/%s'", q->method,
+                  op);
+    else if ((doc = find(q, id, sizeof(id))) == NULL)
+        return;
+    else if (strcmp(op, "get") == 0)
+        dbx_reply(q, 200, dbx_public(doc));
+    else if (strcmp(op, "start") == 0)
+        start(q, doc, id);
+    else if (strcmp(op, "delete") == 0 || strcmp(op, "permanent-delete") == 0)
+        stop(q, doc, id, op[0] == 'p');
+    else if (strcmp(op, "restart") == 0)
+        restart(q, doc, id);
+    else if (strcmp(op, "edit") == 0)
+        edit(q, doc, id);
+    else if (strcmp(op, "events") == 0)
+        events(q, doc);
+    else if (strcmp(op, "resize") == 0)
+        dbx_error(q, 501, "NOT_IMPLEMENTED",
+                  "Resizing is not supported by this control plane yet; terminate the cluster, "
+                  "edit it, and start it");
+    else
+        dbx_reply(q, 200, NULL); /* pin, unpin: nothing to keep */
+}

@@ -1,0 +1,119 @@
+/*
+ * ctl_dbx_int.h - shared by the ctl_dbx*.c files only.
+ *
+ * Live objects are JSON documents on the loop, in the wire shape a GET
+ * returns, plus one private member "_scc" that is never shown.  Every
+ * change is written to the store in order (dbx_save); an answer that
+ * follows a change is sent only once the store has it (dbx_reply), so a
+ * kill -9 never loses what a client was told.
+ */
+#ifndef SCC_CONTROL_CTL_DBX_INT_H
+#define SCC_CONTROL_CTL_DBX_INT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ctl.h"
+#include "ctl_arm.h"
+#include "ctl_arm_id.h"
+#include "ctl_dbx.h"
+
+#define DBX_CLUSTER "cluster"
+#define DBX_RUN     "run"
+#define DBX_LOG     "log" /* a finished task's output, store only */
+#define DBX_PRIV    "_scc"
+
+#define DBX_LOGS_MAX     (5u << 20) /* the last bytes of a task's output kept, as Databricks */
+#define DBX_CLUSTERS_MAX 1000       /* per workspace */
+#define DBX_RUNS_MAX     2000       /* per workspace; the oldest finished go first */
+#define DBX_LAUNCH_S     300        /* a cluster's nodes have this long to connect */
+#define DBX_LOST_S       120        /* a node's tunnel may be away this long */
+#define DBX_NODE_CALL_MS 10000      /* one request to a node */
+
+struct relay;
+struct relay_call;
+
+struct dbx_ws {
+    char id[24];              /* workspaceId: digits */
+    char rid[CTL_ARM_ID_MAX]; /* its ARM resource id */
+    char name[65];
+};
+
+struct dbx {
+    struct ctl *c;
+    struct relay *relay;
+    json_t *objs; /* "ws/kind/id" -> document */
+    struct event *tick;
+    struct dbx_pending *pending; /* calls to nodes and to the ARM layer in flight */
+    bool stopping;
+};
+
+/* One request of the workspace API. */
+struct dbx_req {
+    struct dbx *d;
+    struct dbx_ws ws;
+    char user[64];
+    const char *method;
+    char op[64];  /* the path after /api/2.x/<area>/ */
+    char *query;  /* owned, may be NULL */
+    json_t *body; /* POST bodies; an empty object otherwise */
+    ctl_arm_done_fn done;
+    void *arg;
+};
+
+/* ---- ctl_dbx.c ---- */
+void dbx_reply(struct dbx_req *q, int status, json_t *body); /* steals body; after pending saves */
+void dbx_error(struct dbx_req *q, int status, const char *code, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+/* dbx_query - a query parameter into out (URL-decoded); false if absent. */
+bool dbx_query(const struct dbx_req *q, const char *key, char *out, size_t cap);
+/* dbx_param - a string parameter: the body's, else the query's. */
+const char *dbx_param(struct dbx_req *q, const char *key, char *buf, size_t cap);
+
+json_t *dbx_get(struct dbx *d, const char *ws, const char *kind, const char *id); /* borrowed */
+void dbx_put(struct dbx *d, const char *ws, const char *kind, const char *id, json_t *doc);
+void dbx_del(struct dbx *d, const char *ws, const char *kind, const char *id);
+/* dbx_save - queue doc's write (after a change to it). */
+void dbx_save(struct dbx *d, const char *ws, const char *kind, const char *id);
+/* dbx_each - every document of kind in ws, in no order. */
+void dbx_each(struct dbx *d, const char *ws, const char *kind,
+              void (*fn)(struct dbx *d, const char *id, json_t *doc, void *arg), void *arg);
+/* dbx_public - a copy without the private member. */
+json_t *dbx_public(const json_t *doc);
+json_t *dbx_priv(json_t *doc);
+int64_t dbx_now(void);
+
+/* In-process calls: to the ARM layer (as the platform) and to a node.
+ * An ARM callback gets its context back unless sccd is stopping (the
+ * context is then scc_free'd: keep it flat); a node callback always runs,
+ * with SCC_ECLOSED when sccd stops, and owns its context. */
+typedef void (*dbx_arm_cb)(struct dbx *d, void *ctx, const struct ctl_arm_resp *resp);
+void dbx_arm(struct dbx *d, const char *method, const char *path, json_t *body, dbx_arm_cb cb,
+             void *ctx);
+typedef void (*dbx_node_cb)(struct dbx *d, void *ctx, int status, const char *body, size_t len);
+/* dbx_node - a request to node "ws/cluster/node"; false: not connected
+ * (cb will not run). */
+bool dbx_node(struct dbx *d, const char *node, const char *method, const char *path,
+              const char *body, size_t max, dbx_node_cb cb, void *ctx);
+bool dbx_node_connected(struct dbx *d, const char *node);
+/* dbx_store_get - a document of the store only (DBX_LOG), on the worker;
+ * cb gets its text or NULL. */
+void dbx_store_get(struct dbx *d, const char *ws, const char *kind, const char *id,
+                   void (*cb)(struct dbx *d, void *ctx, const char *text), void *ctx);
+void dbx_store_put(struct dbx *d, const char *ws, const char *kind, const char *id, char *text);
+
+/* ---- ctl_dbx_cluster.c ---- */
+void dbx_clusters_route(struct dbx_req *q);
+void dbx_clusters_tick(struct dbx *d, const char *ws, const char *id, json_t *doc);
+/* dbx_cluster_driver - the node identity of a RUNNING cluster's driver,
+ * or NULL. */
+const char *dbx_cluster_driver(json_t *cluster);
+/* dbx_cluster_wake - a run wants it: start a TERMINATED one; note activity. */
+void dbx_cluster_wake(struct dbx *d, const char *ws, const char *id, json_t *doc, const char *user);
+
+/* ---- ctl_dbx_run.c ---- */
+void dbx_runs_route(struct dbx_req *q);
+void dbx_runs_tick(struct dbx *d, const char *ws, const char *id, json_t *doc);
+
+#endif /* SCC_CONTROL_CTL_DBX_INT_H */

@@ -1,0 +1,1073 @@
+/*
+ * ctl_dbx_run.c - one-time runs (databricks-compat.md §7): runs/submit,
+ * get, get-output, cancel, list.
+ *
+ * A task runs as a process on its cluster's driver: the agent's run API
+ * (POST /v1/runs with an id of ours, so a retried start is the same run),
+ * reached through the driver's tunnel.  The tick moves each task along:
+ *
+ *   PENDING   upstream tasks done?  the cluster RUNNING (a TERMINATED one
+ *             is started once)?  then start it on the driver
+ *   RUNNING   poll the agent; on a cancel or the timeout, cancel there;
+ *             when it has ended, keep the last DBX_LOGS_MAX bytes of its
+ *             output in the store (the node may go with its cluster),
+ *             then TERMINATED with SUCCESS, FAILED, CANCELED or TIMEDOUT
+ *
+ * The run stays RUNNING through a dropped tunnel (the process goes on and
+ * its output is spooled on the node); only a driver away for DBX_LOST_S
+ * ends it, INTERNAL_ERROR with DRIVER_ERROR.
+ */
+#include "ctl_dbx_int.h"
+
+#include "common/buf.h"
+#include "common/encode.h"
+#include "common/err.h"
+#include "common/json.h"
+#include "common/mem.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TASKS_MAX   100
+#define RUN_ID_BASE 100000000000000ll /* Databricks' run ids are about 1e15, below 2^53 */
+#define RUN_ID_SPAN 8000000000000000ll
+
+static const char *const unsupported[] = {
+        "notebook_task",
+        "spark_submit_task",
+        "spark_jar_task",
+        "python_wheel_task",
+        "sql_task",
+        "dbt_task",
+        "pipeline_task",
+        "run_job_task",
+        "condition_task",
+        "for_each_task",
+        "clean_rooms_notebook_task",
+};
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+static const char *
+str_of(const json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(o, key));
+}
+
+static const char *
+life(const json_t *task)
+{
+    const char *s = str_of(json_object_get(task, "state"), "life_cycle_state");
+
+    return s ? s : "PENDING";
+}
+
+static bool
+terminal(const json_t *task)
+{
+    const char *s = life(task);
+
+    return strcmp(s, "TERMINATED") == 0 || strcmp(s, "SKIPPED") == 0 ||
+           strcmp(s, "INTERNAL_ERROR") == 0;
+}
+
+/* The private part of a task: priv.tasks[task_key]. */
+static json_t *
+tpriv(json_t *run, const json_t *task)
+{
+    json_t *all = json_object_get(dbx_priv(run), "tasks");
+    const char *key = str_of(task, "task_key");
+    json_t *t;
+
+    if (all == NULL) {
+        all = json_object();
+        json_object_set_new(dbx_priv(run), "tasks", all);
+    }
+    if ((t = json_object_get(all, key)) == NULL) {
+        t = json_object();
+        json_object_set_new(all, key, t);
+    }
+    return t;
+}
+
+static void
+set_task_state(json_t *task, const char *lcs, const char *result, const char *msg)
+{
+    json_object_set_new(task, "state",
+                        json_pack("{s:s, s:s, s:b}", "life_cycle_state", lcs, "state_message",
+                                  msg ? msg : "", "user_cancelled_or_timedout",
+                                  result && (strcmp(result, "CANCELED") == 0 ||
+                                             strcmp(result, "TIMEDOUT") == 0)));
+    if (result)
+        json_object_set_new(json_object_get(task, "state"), "result_state", json_string(result));
+}
+
+/* The 2.2 "status" object that goes with a state. */
+static json_t *
+status_of(const char *lcs, const char *result, const char *msg)
+{
+    static const struct {
+        const char *result, *code, *type;
+    } map[] = {{"SUCCESS", "SUCCESS", "SUCCESS"},
+               {"FAILED", "RUN_EXECUTION_ERROR", "CLIENT_ERROR"},
+               {"CANCELED", "USER_CANCELED", "SUCCESS"},
+               {"TIMEDOUT", "RUN_EXECUTION_ERROR", "CLIENT_ERROR"},
+               {"UPSTREAM_FAILED", "RUN_EXECUTION_ERROR", "CLIENT_ERROR"},
+               {"INTERNAL", "DRIVER_ERROR", "INTERNAL_ERROR"}};
+    const char *st =
+            strcmp(lcs, "INTERNAL_ERROR") == 0 || strcmp(lcs, "SKIPPED") == 0 ? "TERMINATED" : lcs;
+    json_t *o = json_pack("{s:s}", "state", st);
+
+    if (strcmp(st, "TERMINATED") != 0)
+        return o;
+    for (size_t i = 0; i < NELEM(map); i++) {
+        if (strcmp(map[i].result, strcmp(lcs, "INTERNAL_ERROR") == 0 ? "INTERNAL"
+                                  : result                           ? result
+                                                                     : "FAILED") == 0) {
+            json_object_set_new(o, "termination_details",
+                                json_pack("{s:s, s:s, s:s}", "code", map[i].code, "type",
+                                          map[i].type, "message", msg ? msg : ""));
+            break;
+        }
+    }
+    return o;
+}
+
+/* A task ends: its state, times, and (failures) its error. */
+static void
+task_end(json_t *run, json_t *task, const char *lcs, const char *result, const char *msg)
+{
+    int64_t now = dbx_now(), start = json_integer_value(json_object_get(task, "start_time"));
+
+    set_task_state(task, lcs, result, msg);
+    json_object_set_new(task, "status", status_of(lcs, result, msg));
+    json_object_set_new(task, "end_time", json_integer(now));
+    json_object_set_new(task, "execution_duration", json_integer(start ? now - start : 0));
+    json_object_set_new(task, "run_duration", json_integer(start ? now - start : 0));
+    if (msg && result && strcmp(result, "SUCCESS") != 0)
+        json_object_set_new(tpriv(run, task), "error", json_string(msg));
+}
+
+/* The run's state from its tasks'. */
+static void
+run_state(json_t *run)
+{
+    const char *lcs = "TERMINATED", *result = "SUCCESS", *msg = "";
+    bool any_running = false, all_done = true;
+    size_t i;
+    json_t *t;
+
+    json_array_foreach(json_object_get(run, "tasks"), i, t)
+    {
+        const char *r = str_of(json_object_get(t, "state"), "result_state");
+
+        any_running |= strcmp(life(t), "RUNNING") == 0 || strcmp(life(t), "TERMINATING") == 0;
+        if (!terminal(t)) {
+            all_done = false;
+            continue;
+        }
+        if (strcmp(life(t), "INTERNAL_ERROR") == 0) {
+            lcs = "INTERNAL_ERROR", result = "FAILED";
+            msg = str_of(json_object_get(t, "state"), "state_message");
+        } else if (r && strcmp(r, "SUCCESS") != 0 && strcmp(result, "SUCCESS") == 0) {
+            result = r;
+            msg = str_of(json_object_get(t, "state"), "state_message");
+        }
+    }
+    if (!all_done) {
+        lcs = any_running ? "RUNNING" : "PENDING";
+        set_task_state(run, lcs, NULL, any_running ? "" : "Waiting for cluster");
+        json_object_set_new(run, "status", status_of(lcs, NULL, NULL));
+        return;
+    }
+    if (strcmp(result, "UPSTREAM_FAILED") == 0)
+        result = "FAILED";
+    set_task_state(run, lcs, result, msg);
+    json_object_set_new(run, "status", status_of(lcs, result, msg));
+    if (json_integer_value(json_object_get(run, "end_time")) == 0) {
+        int64_t now = dbx_now();
+
+        json_object_set_new(run, "end_time", json_integer(now));
+        json_object_set_new(
+                run, "run_duration",
+                json_integer(now - json_integer_value(json_object_get(run, "start_time"))));
+    }
+}
+
+/* ---- calls to the driver ---- */
+
+struct tctx {
+    char ws[24], run[24], key[104];
+    struct dbx_req *q;  /* get-output of a running task: answer it */
+    struct scc_buf out; /* stdout, then stderr */
+    int64_t sizes[2];
+    bool truncated, exited;
+    int exit_code, sig;
+    bool cancelled;
+    int step; /* 0 status, 1 stdout, 2 stderr */
+};
+
+static struct tctx *
+tctx_new(const char *ws, const json_t *run, const json_t *task)
+{
+    struct tctx *x = scc_calloc(1, sizeof(*x));
+
+    if (x == NULL)
+        return NULL;
+    snprintf(x->ws, sizeof(x->ws), "%s", ws);
+    snprintf(x->run, sizeof(x->run), "%" JSON_INTEGER_FORMAT,
+             json_integer_value(json_object_get(run, "run_id")));
+    snprintf(x->key, sizeof(x->key), "%s", str_of(task, "task_key"));
+    scc_buf_init(&x->out, DBX_LOGS_MAX + 1);
+    return x;
+}
+
+static void
+tctx_free(struct tctx *x)
+{
+    scc_buf_fini(&x->out);
+    scc_free(x);
+}
+
+/* The run and task of x, and the task's private part; false if gone. */
+static bool
+tctx_find(struct dbx *d, struct tctx *x, json_t **run, json_t **task)
+{
+    size_t i;
+    json_t *t;
+
+    if ((*run = dbx_get(d, x->ws, DBX_RUN, x->run)) == NULL)
+        return false;
+    json_array_foreach(json_object_get(*run, "tasks"), i, t)
+    {
+        if (strcmp(str_of(t, "task_key"), x->key) == 0) {
+            *task = t;
+            return true;
+        }
+    }
+    return false;
+}
+
+static const char *
+agent_id(json_t *run, json_t *task)
+{
+    return str_of(tpriv(run, task), "agent_id");
+}
+
+/* Keep valid UTF-8, replace the rest with U+FFFD: logs travel as JSON. */
+static json_t *
+utf8_string(const char *p, size_t n)
+{
+    struct scc_buf b;
+    json_t *s;
+
+    scc_buf_init(&b, 3 * n + 1);
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)p[i];
+        size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+        bool ok = len > 0 && i + len <= n;
+
+        for (size_t k = 1; ok && k < len; k++)
+            ok = ((unsigned char)p[i + k] >> 6) == 2;
+        if (ok && c == 0)
+            ok = false;
+        if (ok) {
+            (void)scc_buf_put(&b, p + i, len);
+            i += len;
+        } else {
+            (void)scc_buf_put(&b, "\xef\xbf\xbd", 3);
+            i++;
+        }
+    }
+    s = json_stringn(b.len ? (const char *)b.data : "", b.len);
+    if (s == NULL) /* what jansson still refuses (overlong forms): keep it readable */
+        s = json_string("(output not shown: not valid UTF-8)");
+    scc_buf_fini(&b);
+    return s;
+}
+
+static json_t *
+logs_doc(struct tctx *x)
+{
+    return json_pack("{s:o, s:b}", "logs", utf8_string((const char *)x->out.data, x->out.len),
+                     "logs_truncated", x->truncated);
+}
+
+static void collect_next(struct dbx *d, struct tctx *x, const char *node);
+static void collected(struct dbx *d, struct tctx *x, bool ok);
+
+static void
+on_collect(struct dbx *d, void *ctx, int status, const char *body, size_t len)
+{
+    struct tctx *x = ctx;
+    json_t *run, *task, *o;
+
+    if (status != 200 || d->stopping || !tctx_find(d, x, &run, &task)) {
+        collected(d, x, false);
+        return;
+    }
+    if (x->step == 0) {
+        if ((o = json_loadb(body, len, 0, NULL)) == NULL) {
+            collected(d, x, false);
+            return;
+        }
+        x->sizes[0] = json_integer_value(json_object_get(o, "stdout_bytes"));
+        x->sizes[1] = json_integer_value(json_object_get(o, "stderr_bytes"));
+        x->exited = str_of(o, "state") && strcmp(str_of(o, "state"), "running") != 0;
+        x->exit_code = (int)json_integer_value(json_object_get(o, "exit_code"));
+        x->sig = (int)json_integer_value(json_object_get(o, "signal"));
+        x->cancelled = json_is_true(json_object_get(o, "cancelled"));
+        x->truncated = json_is_true(json_object_get(o, "truncated"));
+        json_decref(o);
+        /* Polling a running task needs no output. */
+        if (x->q == NULL && !x->exited) {
+            collected(d, x, true);
+            return;
+        }
+    } else if (scc_buf_put(&x->out, body, len) < 0) {
+        collected(d, x, false);
+        return;
+    }
+    if (++x->step == 3) {
+        collected(d, x, true);
+        return;
+    }
+    collect_next(d, x, str_of(tpriv(run, task), "node"));
+}
+
+/* Status, then the tails of stdout and stderr within DBX_LOGS_MAX. */
+static void
+collect_next(struct dbx *d, struct tctx *x, const char *node)
+{
+    json_t *run, *task;
+    char path[256];
+    int which = x->step - 1;
+    int64_t room = (int64_t)DBX_LOGS_MAX - (int64_t)x->out.len;
+    int64_t off = x->step == 0 ? 0 : x->sizes[which] > room ? x->sizes[which] - room : 0;
+
+    if (!tctx_find(d, x, &run, &task) || node == NULL) {
+        collected(d, x, false);
+        return;
+    }
+    if (x->step == 0)
+        snprintf(path, sizeof(path), "/v1/runs/%s", agent_id(run, task));
+    else
+        snprintf(path, sizeof(path), "/v1/runs/%s/output?stream=%s&offset=%" PRId64 "&follow=0",
+                 agent_id(run, task), which ? "stderr" : "stdout", off);
+    x->truncated |= off > 0;
+    if (!dbx_node(d, node, "GET", path, NULL, DBX_LOGS_MAX + 4096, on_collect, x))
+        collected(d, x, false);
+}
+
+static void reply_output(struct dbx *d, struct tctx *x, json_t *run, json_t *task, json_t *logs);
+
+/* The end of a poll or a collection (ok: x says what the agent said). */
+static void
+collected(struct dbx *d, struct tctx *x, bool ok)
+{
+    json_t *run = NULL, *task = NULL, *tp, *logs;
+    char msg[128];
+    bool found = !d->stopping && tctx_find(d, x, &run, &task);
+
+    if (x->q) { /* a get-output: answer with what there is */
+        reply_output(d, x, found ? run : NULL, found ? task : NULL, ok ? logs_doc(x) : NULL);
+        tctx_free(x);
+        return;
+    }
+    if (!found) {
+        tctx_free(x);
+        return;
+    }
+    tp = tpriv(run, task);
+    json_object_del(tp, "busy");
+    if (ok && x->exited && !terminal(task)) {
+        bool timed = json_is_true(json_object_get(tp, "timed_out"));
+        bool cancel = x->cancelled || json_is_true(json_object_get(tp, "cancel"));
+
+        if (x->exit_code == 0 && x->sig == 0 && !cancel)
+            msg[0] = '\0';
+        else if (x->sig)
+            snprintf(msg, sizeof(msg), "the task was killed by signal %d", x->sig);
+        else
+            snprintf(msg, sizeof(msg), "the task exited with code %d", x->exit_code);
+        logs = logs_doc(x);
+        dbx_store_put(d, x->ws, DBX_LOG, str_of(tp, "task_run"), logs ? scc_json_dumps(logs) : NULL);
+        json_decref(logs);
+        task_end(run, task, "TERMINATED",
+                 timed    ? "TIMEDOUT"
+                 : cancel ? "CANCELED"
+                 : msg[0] ? "FAILED"
+                          : "SUCCESS",
+                 msg);
+        run_state(run);
+        dbx_save(d, x->ws, DBX_RUN, x->run);
+    }
+    tctx_free(x);
+}
+
+static void
+started(struct dbx *d, void *ctx, int status, const char *body, size_t len)
+{
+    struct tctx *x = ctx;
+    json_t *run, *task, *o;
+    char msg[600];
+
+    if (d->stopping || !tctx_find(d, x, &run, &task))
+        goto out;
+    json_object_del(tpriv(run, task), "busy");
+    if (status == 200 || status == 201) {
+        int64_t now = dbx_now();
+
+        set_task_state(task, "RUNNING", NULL, "In run");
+        json_object_set_new(task, "status", status_of("RUNNING", NULL, NULL));
+        json_object_set_new(task, "start_time", json_integer(now));
+        json_object_set_new(
+                task, "setup_duration",
+                json_integer(now - json_integer_value(json_object_get(run, "start_time"))));
+    } else if (status >= 400 && status < 500) { /* the node refused the command */
+        o = json_loadb(body, len, 0, NULL);
+        snprintf(msg, sizeof(msg), "the driver could not start the task: %s",
+                 str_of(json_object_get(o, "error"), "message")
+                         ? str_of(json_object_get(o, "error"), "message")
+                         : "no reason given");
+        json_decref(o);
+        task_end(run, task, "TERMINATED", "FAILED", msg);
+    } else
+        goto out; /* no answer: the next tick asks again, with the same id */
+    run_state(run);
+    dbx_save(d, x->ws, DBX_RUN, x->run);
+out:
+    tctx_free(x);
+}
+
+static void
+cancelled_on_node(struct dbx *d, void *ctx, int status, const char *body, size_t len)
+{
+    struct tctx *x = ctx;
+    json_t *run, *task;
+
+    (void)body, (void)len;
+    if (!d->stopping && tctx_find(d, x, &run, &task)) {
+        json_object_del(tpriv(run, task), "busy");
+        if (status == 202 || status == 200)
+            json_object_set_new(tpriv(run, task), "cancel_sent", json_true());
+    }
+    tctx_free(x);
+}
+
+/* ---- the tick ---- */
+
+static bool
+upstream(json_t *run, json_t *task, bool *failed)
+{
+    size_t i, j;
+    json_t *dep, *t;
+
+    *failed = false;
+    json_array_foreach(json_object_get(task, "depends_on"), i, dep)
+    {
+        json_array_foreach(json_object_get(run, "tasks"), j, t)
+        {
+            const char *r = str_of(json_object_get(t, "state"), "result_state");
+
+            if (strcmp(str_of(t, "task_key"), str_of(dep, "task_key")) != 0)
+                continue;
+            if (!terminal(t))
+                return false;
+            *failed |= r == NULL || strcmp(r, "SUCCESS") != 0;
+        }
+    }
+    return true;
+}
+
+static void
+start_task(struct dbx *d, const char *ws, json_t *run, json_t *task, const char *driver)
+{
+    json_t *tp = tpriv(run, task);
+    struct tctx *x = tctx_new(ws, run, task);
+    json_t *spec = json_pack("{s:s, s:O, s:{s:O, s:s}}", "id", agent_id(run, task), "command",
+                             json_object_get(tp, "argv"), "env", "DATABRICKS_RUN_ID",
+                             json_object_get(run, "run_id"), "DATABRICKS_CLUSTER_ID",
+                             str_of(task, "existing_cluster_id"));
+    char *body = NULL;
+
+    /* The run id in the environment as text. */
+    if (spec)
+        json_object_set_new(json_object_get(spec, "env"), "DATABRICKS_RUN_ID",
+                            json_sprintf("%" JSON_INTEGER_FORMAT,
+                                         json_integer_value(json_object_get(run, "run_id"))));
+    body = spec ? scc_json_dumps(spec) : NULL;
+    json_decref(spec);
+    json_object_set_new(tp, "node", json_string(driver));
+    if (x && body && dbx_node(d, driver, "POST", "/v1/runs", body, 1u << 16, started, x))
+        json_object_set_new(tp, "busy", json_true());
+    else if (x)
+        tctx_free(x);
+    scc_free(body);
+}
+
+static void
+tick_pending(struct dbx *d, const char *ws, json_t *run, json_t *task)
+{
+    const char *cid = str_of(task, "existing_cluster_id"), *driver;
+    json_t *cl = cid ? dbx_get(d, ws, DBX_CLUSTER, cid) : NULL, *tp = tpriv(run, task);
+    const char *cst = cl ? str_of(cl, "state") : NULL;
+    char msg[700];
+    bool failed;
+
+    if (json_is_true(json_object_get(tp, "cancel"))) {
+        task_end(run, task, "TERMINATED", "CANCELED", "The run was cancelled before it started");
+    } else if (!upstream(run, task, &failed)) {
+        return;
+    } else if (failed) {
+        task_end(run, task, "TERMINATED", "UPSTREAM_FAILED", "An upstream task did not succeed");
+    } else if (cl == NULL || json_object_get(dbx_priv(cl), "permanent")) {
+        snprintf(msg, sizeof(msg), "Cluster %s does not exist", cid ? cid : "");
+        task_end(run, task, "INTERNAL_ERROR", NULL, msg);
+    } else if ((driver = dbx_cluster_driver(cl)) != NULL) {
+        start_task(d, ws, run, task, driver);
+        return;
+    } else if (strcmp(cst, "TERMINATED") == 0 && !json_is_true(json_object_get(tp, "woke"))) {
+        json_object_set_new(tp, "woke", json_true());
+        dbx_cluster_wake(d, ws, cid, cl, str_of(run, "creator_user_name"));
+        set_task_state(task, "PENDING", NULL, "Waiting for cluster");
+        return;
+    } else if (strcmp(cst, "TERMINATED") == 0) {
+        snprintf(msg, sizeof(msg), "Cluster %s terminated: %s %s", cid,
+                 str_of(json_object_get(cl, "termination_reason"), "code"),
+                 str_of(cl, "state_message") ? str_of(cl, "state_message") : "");
+        task_end(run, task, "INTERNAL_ERROR", NULL, msg);
+    } else {
+        return; /* the cluster is on its way */
+    }
+    run_state(run);
+    dbx_save(d, ws, DBX_RUN, str_of(dbx_priv(run), "id"));
+}
+
+static void
+tick_running(struct dbx *d, const char *ws, json_t *run, json_t *task)
+{
+    json_t *tp = tpriv(run, task), *lost = json_object_get(tp, "lost_since");
+    const char *node = str_of(tp, "node"), *cid = str_of(task, "existing_cluster_id");
+    json_t *cl = dbx_get(d, ws, DBX_CLUSTER, cid);
+    int64_t now = dbx_now(), deadline = json_integer_value(json_object_get(tp, "deadline"));
+    struct tctx *x;
+    char path[160], msg[300];
+
+    if (cl)
+        dbx_cluster_wake(d, ws, cid, cl, NULL); /* activity: no autotermination */
+    if (!dbx_node_connected(d, node)) {
+        if (lost == NULL)
+            json_object_set_new(tp, "lost_since", json_integer(now));
+        else if (now - json_integer_value(lost) > DBX_LOST_S * 1000) {
+            snprintf(msg, sizeof(msg), "Could not reach driver of cluster %s", cid);
+            task_end(run, task, "INTERNAL_ERROR", NULL, msg);
+            run_state(run);
+            dbx_save(d, ws, DBX_RUN, str_of(dbx_priv(run), "id"));
+        }
+        return;
+    }
+    json_object_del(tp, "lost_since");
+    if (deadline && now > deadline && !json_is_true(json_object_get(tp, "timed_out"))) {
+        json_object_set_new(tp, "timed_out", json_true());
+        json_object_set_new(tp, "cancel", json_true());
+    }
+    if ((x = tctx_new(ws, run, task)) == NULL)
+        return;
+    if (json_is_true(json_object_get(tp, "cancel")) &&
+        !json_is_true(json_object_get(tp, "cancel_sent"))) {
+        snprintf(path, sizeof(path), "/v1/runs/%s/cancel", agent_id(run, task));
+        if (dbx_node(d, node, "POST", path, NULL, 1u << 16, cancelled_on_node, x))
+            json_object_set_new(tp, "busy", json_true());
+        else
+            tctx_free(x);
+        return;
+    }
+    json_object_set_new(tp, "busy", json_true());
+    collect_next(d, x, node);
+}
+
+void
+dbx_runs_tick(struct dbx *d, const char *ws, const char *id, json_t *run)
+{
+    size_t i;
+    json_t *t;
+
+    (void)id;
+    if (strcmp(life(run), "TERMINATED") == 0 || strcmp(life(run), "INTERNAL_ERROR") == 0)
+        return;
+    json_array_foreach(json_object_get(run, "tasks"), i, t)
+    {
+        const char *lcs = life(t);
+
+        if (json_is_true(json_object_get(tpriv(run, t), "busy")) || terminal(t))
+            continue;
+        if (strcmp(lcs, "PENDING") == 0)
+            tick_pending(d, ws, run, t);
+        else
+            tick_running(d, ws, run, t);
+        if (dbx_get(d, ws, DBX_RUN, id) != run)
+            return; /* cannot happen today; cheap to be sure */
+    }
+}
+
+/* ---- requests ---- */
+
+/* argv of a task, or NULL after answering 400. */
+static json_t *
+task_argv(struct dbx_req *q, const json_t *t)
+{
+    const json_t *py = json_object_get(t, "spark_python_task");
+    const json_t *cmd = json_object_get(t, "scc_command_task"), *v;
+    const char *file = str_of(py, "python_file");
+    json_t *argv;
+    size_t i;
+
+    for (i = 0; i < NELEM(unsupported); i++)
+        if (json_object_get(t, unsupported[i])) {
+            dbx_error(q, 400, "INVALID_PARAMETER_VALUE",
+                      "Task %s: %s is not supported by this control plane; use "
+                      "spark_python_task or scc_command_task",
+                      str_of(t, "task_key"), unsupported[i]);
+            return NULL;
+        }
+    if ((py != NULL) + (cmd != NULL) != 1) {
+        dbx_error(q, 400, "INVALID_PARAMETER_VALUE",
+                  "Task %s needs exactly one task type: spark_python_task or scc_command_task",
+                  str_of(t, "task_key"));
+        return NULL;
+    }
+    if (cmd) {
+        v = json_object_get(cmd, "argv");
+        argv = json_is_array(v) && json_array_size(v) > 0 ? json_copy((json_t *)v) : NULL;
+    } else {
+        if (file && strncmp(file, "file:", 5) == 0)
+            file += 5;
+        argv = file && file[0] == '/' ? json_pack("[s, s]", "python3", file) : NULL;
+        json_array_foreach(json_object_get(py, "parameters"), i, v)
+        {
+            if (argv && json_is_string(v))
+                json_array_append(argv, (json_t *)v);
+        }
+    }
+    json_array_foreach(argv, i, v)
+    {
+        if (!json_is_string(v) || strlen(json_string_value(v)) > 4096) {
+            json_decref(argv);
+            argv = NULL;
+            break;
+        }
+    }
+    if (argv == NULL)
+        dbx_error(q, 400, "INVALID_PARAMETER_VALUE", "Task %s: %s", str_of(t, "task_key"),
+                  cmd ? "scc_command_task.argv must be a non-empty list of strings"
+                      : "spark_python_task.python_file must be an absolute path on the node "
+                        "(or a file: URI); parameters must be strings");
+    return argv;
+}
+
+static bool
+key_ok(const char *k)
+{
+    size_t n = k ? strlen(k) : 0;
+
+    if (n == 0 || n > 100)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!(k[i] == '_' || k[i] == '-' || k[i] == '.' || (k[i] >= '0' && k[i] <= '9') ||
+              (k[i] >= 'a' && k[i] <= 'z') || (k[i] >= 'A' && k[i] <= 'Z')))
+            return false;
+    return true;
+}
+
+/* One task of a submit, checked and shaped; NULL after answering 400. */
+static json_t *
+task_new(struct dbx_req *q, const json_t *t, json_t *seen, json_int_t trid, json_t **argv)
+{
+    const char *key = str_of(t, "task_key"), *cid = str_of(t, "existing_cluster_id");
+    json_t *cl, *task;
+    static const char *const keep[] = {
+            "task_key",         "existing_cluster_id", "depends_on", "spark_python_task",
+            "scc_command_task", "timeout_seconds",     "run_if",     "libraries",
+            "description"};
+
+    if (!key_ok(key)) {
+        dbx_error(q, 400, "INVALID_PARAMETER_VALUE",
+                  "Every task needs a task_key of 1-100 characters of [A-Za-z0-9_.-]");
+        return NULL;
+    }
+    if (json_object_get(seen, key)) {
+        dbx_error(q, 400, "INVALID_PARAMETER_VALUE", "Task key %s is used twice", key);
+        return NULL;
+    }
+    if (json_object_get(t, "new_cluster") || json_object_get(t, "job_cluster_key") ||
+        json_object_get(t, "environment_key")) {
+        dbx_error(q, 400, "INVALID_PARAMETER_VALUE",
+                  "Task %s: new_cluster, job clusters and serverless environments are not "
+                  "supported by this control plane yet; create a cluster and give "
+                  "existing_cluster_id",
+                  key);
+        return NULL;
+    }
+    cl = cid ? dbx_get(q->d, q->ws.id, DBX_CLUSTER, cid) : NULL;
+    if (cl == NULL || json_object_get(dbx_priv(cl), "permanent")) {
+        dbx_error(q, 400, "INVALID_PARAMETER_VALUE", "Cluster %s does not exist",
+                  cid ? cid : "(no existing_cluster_id given)");
+        return NULL;
+    }
+    if ((*argv = task_argv(q, t)) == NULL)
+        return NULL;
+    task = json_object();
+    for (size_t i = 0; i < NELEM(keep); i++)
+        if (json_object_get(t, keep[i]))
+            json_object_set(task, keep[i], json_object_get(t, keep[i]));
+    json_object_set_new(task, "run_id", json_integer(trid));
+    json_object_set_new(task, "attempt_number", json_integer(0));
+    json_object_set_new(task, "cluster_instance",
+                        json_pack("{s:s, s:s}", "cluster_id", cid, "spark_context_id", "0"));
+    set_task_state(task, "PENDING", NULL, "Waiting for cluster");
+    json_object_set_new(task, "status", status_of("PENDING", NULL, NULL));
+    json_object_set_new(seen, key, json_true());
+    return task;
+}
+
+static json_int_t
+new_run_id(struct dbx *d, const char *ws)
+{
+    uint8_t r[8];
+    uint64_t v = 0;
+    char id[24];
+
+    for (int tries = 0; tries < 8; tries++) {
+        if (scc_rand_bytes(r, sizeof(r)) < 0)
+            return 0;
+        for (size_t i = 0; i < 8; i++)
+            v = v << 8 | r[i];
+        v = (uint64_t)RUN_ID_BASE + v % (uint64_t)RUN_ID_SPAN;
+        snprintf(id, sizeof(id), "%" PRIu64, v);
+        if (dbx_get(d, ws, DBX_RUN, id) == NULL)
+            return (json_int_t)v;
+    }
+    return 0;
+}
+
+struct find_tok {
+    const char *tok;
+    json_t *hit;
+    size_t n;
+    json_t *oldest;
+};
+
+static void
+scan_runs(struct dbx *d, const char *id, json_t *run, void *arg)
+{
+    struct find_tok *f = arg;
+    const char *t = str_of(dbx_priv(run), "idempotency_token");
+
+    (void)d, (void)id;
+    f->n++;
+    if (f->tok && t && strcmp(t, f->tok) == 0)
+        f->hit = run;
+    if (terminal(run) &&
+        (f->oldest == NULL || json_integer_value(json_object_get(run, "start_time")) <
+                                      json_integer_value(json_object_get(f->oldest, "start_time"))))
+        f->oldest = run;
+}
+
+static json_t *
+submit_tasks(struct dbx_req *q, json_t *run, json_int_t rid)
+{
+    json_t *tasks = json_object_get(q->body, "tasks"), *out = json_array(), *seen = json_object();
+    json_t *t, *task, *argv = NULL;
+    json_int_t timeout = json_integer_value(json_object_get(q->body, "timeout_seconds"));
+    size_t i;
+
+    json_array_foreach(tasks, i, t)
+    {
+        json_int_t trid = rid + 1 + (json_int_t)i;
+        json_t *tp;
+
+        if ((task = task_new(q, t, seen, trid, &argv)) == NULL) {
+            json_decref(out);
+            out = NULL;
+            break;
+        }
+        json_array_append_new(out, task);
+        tp = tpriv(run, task);
+        json_object_set_new(tp, "argv", argv);
+        json_object_set_new(tp, "agent_id", json_sprintf("dbx-%" JSON_INTEGER_FORMAT, trid));
+        json_object_set_new(tp, "task_run", json_sprintf("%" JSON_INTEGER_FORMAT, trid));
+        if (json_integer_value(json_object_get(t, "timeout_seconds")) > 0)
+            timeout = json_integer_value(json_object_get(t, "timeout_seconds"));
+        if (timeout > 0)
+            json_object_set_new(tp, "deadline", json_integer(dbx_now() + timeout * 1000));
+    }
+    json_decref(seen);
+    return out;
+}
+
+static void
+submit(struct dbx_req *q)
+{
+    const json_t *tasks = json_object_get(q->body, "tasks");
+    struct find_tok f = {.tok = str_of(q->body, "idempotency_token")};
+    json_t *run, *shaped;
+    json_int_t rid;
+    char id[24];
+
+    if (!json_is_array(tasks) || json_array_size(tasks) == 0 ||
+        json_array_size(tasks) > TASKS_MAX) {
+        dbx_error(q, 400, "INVALID_PARAMETER_VALUE", "tasks must be a list of 1 to %d tasks",
+                  TASKS_MAX);
+        return;
+    }
+    dbx_each(q->d, q->ws.id, DBX_RUN, scan_runs, &f);
+    if (f.hit) {
+        dbx_reply(q, 200, json_pack("{s:O}", "run_id", json_object_get(f.hit, "run_id")));
+        return;
+    }
+    if ((rid = new_run_id(q->d, q->ws.id)) == 0 || (run = json_object()) == NULL) {
+        dbx_error(q, 500, "INTERNAL_ERROR", "out of memory");
+        return;
+    }
+    if ((shaped = submit_tasks(q, run, rid)) == NULL) {
+        json_decref(run);
+        return;
+    }
+    if (f.n >= DBX_RUNS_MAX && f.oldest)
+        dbx_del(q->d, q->ws.id, DBX_RUN,
+                str_of(dbx_priv(f.oldest), "id")); /* the oldest finished run goes */
+    snprintf(id, sizeof(id), "%" JSON_INTEGER_FORMAT, rid);
+    json_object_set_new(run, "run_id", json_integer(rid));
+    json_object_set_new(run, "number_in_job", json_integer(rid));
+    json_object_set_new(
+            run, "run_name",
+            json_string(str_of(q->body, "run_name") ? str_of(q->body, "run_name") : "Untitled"));
+    json_object_set_new(run, "run_type", json_string("SUBMIT_RUN"));
+    json_object_set_new(run, "creator_user_name", json_string(q->user));
+    json_object_set_new(run, "start_time", json_integer(dbx_now()));
+    json_object_set_new(run, "end_time", json_integer(0));
+    json_object_set_new(run, "attempt_number", json_integer(0));
+    json_object_set_new(run, "tasks", shaped);
+    json_object_set_new(dbx_priv(run), "id", json_string(id));
+    if (f.tok)
+        json_object_set_new(dbx_priv(run), "idempotency_token", json_string(f.tok));
+    run_state(run);
+    dbx_put(q->d, q->ws.id, DBX_RUN, id, run);
+    dbx_reply(q, 200, json_pack("{s:I}", "run_id", rid));
+}
+
+/* The run of run_id (a parent) or the task run of it; NULL after a 400. */
+static json_t *
+find(struct dbx_req *q, json_t **task)
+{
+    char buf[32], want[32];
+    const char *rid = dbx_param(q, "run_id", buf, sizeof(buf));
+    json_t *run = NULL, *t;
+    size_t i;
+
+    *task = NULL;
+    if (rid == NULL) {
+        dbx_error(q, 400, "INVALID_PARAMETER_VALUE", "Missing required field: run_id");
+        return NULL;
+    }
+    snprintf(want, sizeof(want), "%s", rid);
+    if ((run = dbx_get(q->d, q->ws.id, DBX_RUN, want)) != NULL)
+        return run;
+    /* A task run: its id follows its parent's, within TASKS_MAX. */
+    for (long long back = 1, v = atoll(want); back <= TASKS_MAX && v > back; back++) {
+        snprintf(buf, sizeof(buf), "%lld", v - back);
+        if ((run = dbx_get(q->d, q->ws.id, DBX_RUN, buf)) == NULL)
+            continue;
+        json_array_foreach(json_object_get(run, "tasks"), i, t)
+        {
+            if (json_integer_value(json_object_get(t, "run_id")) == v) {
+                *task = t;
+                return run;
+            }
+        }
+    }
+    dbx_error(q, 400, "INVALID_PARAMETER_VALUE", "Run %s does not exist.", want);
+    return NULL;
+}
+
+static void
+reply_output(struct dbx *d, struct tctx *x, json_t *run, json_t *task, json_t *logs)
+{
+    json_t *o = json_object(), *meta;
+    const char *err;
+
+    (void)d;
+    if (run && task) {
+        /* The task run, in the shape of a run: its own id, state and times. */
+        meta = dbx_public(run);
+        json_object_update(meta, task);
+        json_object_del(meta, "task_key");
+        json_object_set_new(meta, "tasks", json_pack("[O]", task));
+        json_object_set_new(o, "metadata", meta);
+        if ((err = str_of(tpriv(run, task), "error")) != NULL)
+            json_object_set_new(o, "error", json_string(err));
+    }
+    if (logs)
+        json_object_update(o, logs);
+    json_decref(logs);
+    dbx_reply(x->q, 200, o);
+}
+
+static void
+stored_logs(struct dbx *d, void *ctx, const char *text)
+{
+    struct tctx *x = ctx;
+    json_t *run = NULL, *task = NULL, *logs = text ? json_loads(text, 0, NULL) : NULL;
+
+    if (!tctx_find(d, x, &run, &task))
+        run = task = NULL;
+    reply_output(d, x, run, task, logs);
+    tctx_free(x);
+}
+
+static void
+get_output(struct dbx_req *q)
+{
+    json_t *task, *run = find(q, &task);
+    struct tctx *x;
+
+    if (run == NULL)
+        return;
+    if (task == NULL && json_array_size(json_object_get(run, "tasks")) != 1)
+        task = NULL;
+    if (task == NULL) {
+        dbx_error(q, 400, "INVALID_PARAMETER_VALUE",
+                  "Retrieving the output of runs with multiple tasks is not supported. Please "
+                  "retrieve the output of each individual task run instead.");
+        return;
+    }
+    if ((x = tctx_new(q->ws.id, run, task)) == NULL) {
+        dbx_error(q, 500, "INTERNAL_ERROR", "out of memory");
+        return;
+    }
+    x->q = q;
+    if (terminal(task))
+        dbx_store_get(q->d, q->ws.id, DBX_LOG, str_of(tpriv(run, task), "task_run"), stored_logs,
+                      x);
+    else if (strcmp(life(task), "PENDING") == 0 ||
+             !dbx_node_connected(q->d, str_of(tpriv(run, task), "node")))
+        stored_logs(q->d, x, NULL); /* nothing yet, or the driver is away: metadata only */
+    else
+        collect_next(q->d, x, str_of(tpriv(run, task), "node"));
+}
+
+static void
+cancel(struct dbx_req *q)
+{
+    json_t *task, *run = find(q, &task), *t;
+    size_t i;
+
+    if (run == NULL)
+        return;
+    json_array_foreach(json_object_get(run, "tasks"), i, t)
+    {
+        if ((task == NULL || task == t) && !terminal(t))
+            json_object_set_new(tpriv(run, t), "cancel", json_true());
+    }
+    if (!terminal(run) && strcmp(life(run), "PENDING") != 0)
+        set_task_state(run, "TERMINATING", NULL, "Cancelling");
+    dbx_save(q->d, q->ws.id, DBX_RUN, str_of(dbx_priv(run), "id"));
+    dbx_reply(q, 200, NULL);
+}
+
+static int
+by_start_desc(const void *a, const void *b)
+{
+    json_int_t x = json_integer_value(json_object_get(*(json_t *const *)a, "start_time"));
+    json_int_t y = json_integer_value(json_object_get(*(json_t *const *)b, "start_time"));
+
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+static void
+collect_run(struct dbx *d, const char *id, json_t *run, void *arg)
+{
+    (void)d, (void)id;
+    json_array_append(arg, run);
+}
+
+static void
+list(struct dbx_req *q)
+{
+    json_t *all = json_array(), *out = json_array(), **v;
+    char buf[32];
+    long long limit = dbx_query(q, "limit", buf, sizeof(buf)) ? atoll(buf) : 20;
+    long long off =
+            dbx_query(q, "page_token", buf, sizeof(buf)) || dbx_query(q, "offset", buf, sizeof(buf))
+                    ? atoll(buf)
+                    : 0;
+    bool active = dbx_query(q, "active_only", buf, sizeof(buf)) && strcmp(buf, "true") == 0;
+    bool done = dbx_query(q, "completed_only", buf, sizeof(buf)) && strcmp(buf, "true") == 0;
+    bool expand = dbx_query(q, "expand_tasks", buf, sizeof(buf)) && strcmp(buf, "true") == 0;
+    size_t n, i, kept = 0;
+
+    if (limit < 1 || limit > 25 || off < 0) {
+        json_decref(all), json_decref(out);
+        dbx_error(q, 400, "INVALID_PARAMETER_VALUE", "limit must be from 1 to 25");
+        return;
+    }
+    dbx_each(q->d, q->ws.id, DBX_RUN, collect_run, all);
+    n = json_array_size(all);
+    if ((v = scc_calloc(n ? n : 1, sizeof(*v))) == NULL) {
+        json_decref(all), json_decref(out);
+        dbx_error(q, 500, "INTERNAL_ERROR", "out of memory");
+        return;
+    }
+    for (i = 0; i < n; i++)
+        v[i] = json_array_get(all, i);
+    qsort(v, n, sizeof(*v), by_start_desc);
+    for (i = 0; i < n && json_array_size(out) < (size_t)limit; i++) {
+        json_t *r;
+
+        if ((active && terminal(v[i])) || (done && !terminal(v[i])) || kept++ < (size_t)off)
+            continue;
+        r = dbx_public(v[i]);
+        if (!expand)
+            json_object_del(r, "tasks");
+        json_array_append_new(out, r);
+    }
+    /* has_more and a next token only when there is more. */
+    bool more = false;
+    for (; i < n && !more; i++)
+        more = !((active && terminal(v[i])) || (done && !terminal(v[i])));
+    scc_free(v);
+    json_decref(all);
+    snprintf(buf, sizeof(buf), "%lld", off + (long long)json_array_size(out));
+    dbx_reply(
+            q, 200,
+            more ? json_pack("{s:o, s:b, s:s}", "runs", out, "has_more", 1, "next_page_token", buf)
+                 : json_pack("{s:o, s:b}", "runs", out, "has_more", 0));
+}
+
+void
+dbx_runs_route(struct dbx_req *q)
+{
+    bool get = strcmp(q->method, "GET") == 0, post = strcmp(q->method, "POST") == 0;
+    json_t *task, *run;
+
+    if (post && strcmp(q->op, "submit") == 0)
+        submit(q);
+    else if (get && strcmp(q->op, "get") == 0) {
+        if ((run = find(q, &task)) != NULL) {
+            json_t *o = dbx_public(task ? task : run);
+
+            dbx_reply(q, 200, o);
+        }
+    } else if (get && strcmp(q->op, "get-output") == 0)
+        get_output(q);
+    else if (post && strcmp(q->op, "cancel") == 0)
+        cancel(q);
+    else if (get && strcmp(q->op, "list") == 0)
+        list(q);
+    else
+        dbx_error(q, 404, "ENDPOINT_NOT_FOUND", "No API found for '%s /jobs/runs/%s'", q->method,
+                  q->op);
+}

@@ -1,0 +1,327 @@
+"""The workspace API (databricks-compat.md): clusters that are real VMs whose
+agents dial the relay, and runs started, read and cancelled on the driver
+through its tunnel, on each workspace's own origin
+(adb-<workspaceId>.<shard>.<domain>), against a real sccd with the provider."""
+import http.client
+import json
+import os
+import signal
+import socket
+import ssl
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from scc import free_port, wait_for  # noqa: E402
+from test_arm_lib import read  # noqa: E402
+from test_compute import ComputeTest  # noqa: E402
+
+LTS = "16.4.x-scala2.12"
+
+
+class _Conn(http.client.HTTPSConnection):
+    """Connects to the API's address, with the workspace's name in SNI."""
+
+    def __init__(self, name, addr, ctx):
+        super().__init__(name, timeout=20, context=ctx)
+        self._addr = addr
+
+    def connect(self):
+        sock = socket.create_connection(self._addr, self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
+
+
+class Workspace:
+    """A Databricks client of one workspace origin, in a few lines."""
+
+    def __init__(self, sccd, url, token):
+        ip, port = sccd.endpoints["api"].rsplit(":", 1)
+        self.name, self.token = url, token
+        self.host = "%s:%s" % (url, port)
+        self.ctx = ssl.create_default_context(cafile=os.path.join(sccd.data, "pki", "ca.crt"))
+        self.conn = _Conn(url, (ip, int(port)), self.ctx)
+
+    def call(self, method, path, body=None, token=None, raw=None):
+        h = {"Host": self.host, "Authorization": "Bearer " + (token or self.token)}
+        data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+        if data is not None:
+            h["Content-Type"] = "application/json"
+        for attempt in range(2):
+            try:
+                self.conn.request(method, path, body=data, headers=h)
+                r = self.conn.getresponse()
+                text = r.read()
+                return r.status, json.loads(text or b"{}"), dict(r.getheaders())
+            except (http.client.HTTPException, ConnectionError):
+                self.conn.close()
+                if attempt:
+                    raise
+        return None
+
+    def ok(self, method, path, body=None):
+        st, js, _ = self.call(method, path, body)
+        assert st == 200, (method, path, st, js)
+        return js
+
+
+class DbxTest(ComputeTest):
+
+    def setUp(self):
+        super().setUp()
+        # A fixed relay port, so that agents keep dialling it across a restart.
+        self.port = free_port("127.0.0.2")
+        self.boot_sccd(relay_port=self.port)
+        self.setup_group()
+        self.workspace(scc=True)
+        self.url = self.ws["properties"]["workspaceUrl"]
+        self.w = Workspace(self.d, self.url, read(os.path.join(self.d.data, "admin.token")))
+        self.addCleanup(lambda: self.w.conn.close())
+
+    def cluster(self, cid):
+        return self.w.ok("GET", "/api/2.1/clusters/get?cluster_id=" + cid)
+
+    def wait_cluster(self, cid, state, timeout=60):
+        return wait_for(lambda: (lambda c: c if c["state"] == state else None)(self.cluster(cid)),
+                        timeout, interval=0.3, what="cluster %s %s" % (cid, state))
+
+    def new_cluster(self, workers=0, **spec):
+        body = dict({"cluster_name": "c", "spark_version": LTS, "num_workers": workers,
+                     "autotermination_minutes": 0}, **spec)
+        return self.w.ok("POST", "/api/2.1/clusters/create", body)["cluster_id"]
+
+    def submit(self, cid, task, **extra):
+        body = dict({"run_name": "t", "tasks": [dict({"task_key": "main",
+                                                      "existing_cluster_id": cid}, **task)]},
+                    **extra)
+        return self.w.ok("POST", "/api/2.2/jobs/runs/submit", body)["run_id"]
+
+    def get_run(self, rid):
+        return self.w.ok("GET", "/api/2.2/jobs/runs/get?run_id=%d" % rid)
+
+    def wait_run(self, rid, timeout=60):
+        return wait_for(lambda: (lambda r: r if r["state"]["life_cycle_state"] in (
+            "TERMINATED", "INTERNAL_ERROR", "SKIPPED") else None)(self.get_run(rid)),
+                        timeout, interval=0.3, what="run %d to end" % rid)
+
+    def output(self, run):
+        return self.w.ok("GET", "/api/2.1/jobs/runs/get-output?run_id=%d"
+                         % run["tasks"][0]["run_id"])
+
+    def vms_of(self, cid):
+        mrg = self.ws["properties"]["managedResourceGroupId"]
+        r = self.call("GET", mrg + "/providers/Microsoft.Compute/virtualMachines",
+                      version="2024-07-01", expect=200)
+        return [v for v in r.json["value"] if v["tags"].get("ClusterName") == cid]
+
+
+class TestClusters(DbxTest):
+
+    def test_cluster_runs_tasks_on_its_driver_through_the_tunnel(self):
+        w = self.w
+        st, me, hdrs = w.call("GET", "/api/2.0/preview/scim/v2/Me")
+        self.assertEqual(st, 200, me)
+        self.assertEqual(hdrs.get("X-Databricks-Org-Id"), self.ws["properties"]["workspaceId"])
+        st, wk, _ = w.call("GET", "/.well-known/databricks-config", token="-")  # public
+        self.assertEqual(st, 200, wk)
+        self.assertEqual(wk["workspace_id"], self.ws["properties"]["workspaceId"])
+        keys = [v["key"] for v in w.ok("GET", "/api/2.1/clusters/spark-versions")["versions"]]
+        self.assertIn(LTS, keys)
+        self.assertTrue(w.ok("GET", "/api/2.0/clusters/list-node-types")["node_types"])
+        self.assertEqual(w.ok("GET", "/api/2.1/clusters/list"), {})
+
+        t0 = time.monotonic()
+        cid = self.new_cluster(workers=1, cluster_name="etl")
+        self.assertRegex(cid, r"^\d{4}-\d{6}-[a-z0-9]{8}$")
+        self.assertIn(self.cluster(cid)["state"], ("PENDING", "RUNNING"))
+        c = self.wait_cluster(cid, "RUNNING")
+        started = time.monotonic() - t0
+        self.assertRegex(c["driver"]["private_ip"], r"^10\.")  # the container subnet's
+        self.assertRegex(c["driver"]["host_private_ip"], r"^10\.")  # the host subnet's
+        self.assertEqual(len(c["executors"]), 1)
+        self.assertEqual(c["cluster_name"], "etl")
+        self.assertEqual(c["default_tags"]["ClusterId"], cid)
+        self.assertNotIn("_scc", c)
+        # Its nodes are the workspace's VMs, and (SCC) none has a public IP.
+        vms = self.vms_of(cid)
+        self.assertEqual(len(vms), 2)
+        for v in vms:
+            nic = self.host_nic(v["id"])
+            self.assertNotIn("publicIPAddress",
+                             nic["properties"]["ipConfigurations"][0]["properties"])
+        types = [e["type"] for e in w.ok("POST", "/api/2.1/clusters/events",
+                                         {"cluster_id": cid, "order": "ASC"})["events"]]
+        self.assertEqual(types[0], "CREATING")
+        self.assertIn("RUNNING", types)
+        self.assertEqual(w.ok("GET", "/api/2.1/clusters/list")["clusters"][0]["cluster_id"], cid)
+
+        # A command task: output of both streams, in order of the streams.
+        rid = self.submit(cid, {"scc_command_task": {
+            "argv": ["sh", "-c", "echo out-$DATABRICKS_RUN_ID; echo err >&2; ip -4 -o addr"]}})
+        r = self.wait_run(rid)
+        self.assertEqual(r["state"]["result_state"], "SUCCESS", r)
+        self.assertEqual(r["status"]["termination_details"]["code"], "SUCCESS")
+        task = r["tasks"][0]
+        self.assertEqual(task["run_id"], rid + 1)
+        out = self.output(r)
+        self.assertEqual(out["metadata"]["run_id"], task["run_id"])  # the task run
+        self.assertEqual(out["metadata"]["state"]["result_state"], "SUCCESS")
+        self.assertIn("out-%d\n" % rid, out["logs"])
+        self.assertIn("err\n", out["logs"])
+        self.assertIn(" %s/" % c["driver"]["host_private_ip"], out["logs"])  # it ran on the driver
+        self.assertNotIn("error", out)
+        # The parent run's output is refused, as Databricks does.
+        st, js, _ = w.call("GET", "/api/2.1/jobs/runs/get-output?run_id=%d" % rid)
+        self.assertEqual((st, js["error_code"]), (400, "INVALID_PARAMETER_VALUE"))
+
+        # A Python task: the file is the node's, parameters are argv.
+        py = self.path("job.py")
+        with open(py, "w") as f:
+            f.write("import sys\nprint('python says', sys.argv[1:])\n")
+        r = self.wait_run(self.submit(cid, {"spark_python_task": {"python_file": "file:" + py,
+                                                                   "parameters": ["a", "b"]}}))
+        self.assertEqual(r["state"]["result_state"], "SUCCESS", r)
+        self.assertIn("python says ['a', 'b']", self.output(r)["logs"])
+
+        # A failing task: FAILED, with why.
+        r = self.wait_run(self.submit(cid, {"scc_command_task": {"argv": ["sh", "-c", "exit 3"]}}))
+        self.assertEqual(r["state"]["result_state"], "FAILED")
+        self.assertEqual(r["status"]["termination_details"]["code"], "RUN_EXECUTION_ERROR")
+        self.assertIn("exited with code 3", self.output(r)["error"])
+
+        # Cancel a long task: the whole process group goes.
+        rid = self.submit(cid, {"scc_command_task": {"argv": ["sh", "-c", "echo go; sleep 60"]}})
+        wait_for(lambda: self.get_run(rid)["state"]["life_cycle_state"] == "RUNNING", 20,
+                 what="the task to start")
+        wait_for(lambda: "go" in self.output(self.get_run(rid)).get("logs", ""), 20,
+                 what="live output of a running task")
+        w.ok("POST", "/api/2.1/jobs/runs/cancel", {"run_id": rid})
+        r = self.wait_run(rid, timeout=30)
+        self.assertEqual(r["state"]["result_state"], "CANCELED")
+        self.assertTrue(r["state"]["user_cancelled_or_timedout"])
+
+        # A timeout ends a task TIMEDOUT.
+        r = self.wait_run(self.submit(cid, {"scc_command_task": {"argv": ["sleep", "60"]}},
+                                      timeout_seconds=2), timeout=30)
+        self.assertEqual(r["state"]["result_state"], "TIMEDOUT")
+
+        runs = w.ok("GET", "/api/2.2/jobs/runs/list?limit=2")
+        self.assertEqual(len(runs["runs"]), 2)
+        self.assertTrue(runs["has_more"])
+        self.assertNotIn("tasks", runs["runs"][0])
+        more = w.ok("GET", "/api/2.2/jobs/runs/list?limit=25&page_token=" + runs["next_page_token"])
+        self.assertEqual(len(more["runs"]), 3)
+        self.assertFalse(more["has_more"])
+
+        # Terminate: its VMs go, the output of its runs stays.
+        first = self.output(self.get_run(runs["runs"][-1]["run_id"]))
+        w.ok("POST", "/api/2.1/clusters/delete", {"cluster_id": cid})
+        self.assertEqual(self.cluster(cid)["state"], "TERMINATING")
+        c = self.wait_cluster(cid, "TERMINATED")
+        self.assertEqual(c["termination_reason"]["code"], "USER_REQUEST")
+        self.assertEqual(self.vms_of(cid), [])
+        self.assertEqual(self.output(self.get_run(runs["runs"][-1]["run_id"]))["logs"], first["logs"])
+        # A run on a terminated cluster starts it again.
+        r = self.wait_run(self.submit(cid, {"scc_command_task": {"argv": ["echo", "again"]}}),
+                          timeout=90)
+        self.assertEqual(r["state"]["result_state"], "SUCCESS", r)
+        self.assertEqual(self.cluster(cid)["state"], "RUNNING")
+        w.ok("POST", "/api/2.1/clusters/permanent-delete", {"cluster_id": cid})
+        st, js, _ = w.call("GET", "/api/2.1/clusters/get?cluster_id=" + cid)
+        self.assertEqual((st, js["message"]), (400, "Cluster %s does not exist" % cid))
+        wait_for(lambda: self.vms_of(cid) == [], 30, what="the VMs to go")
+        print("cluster RUNNING %.1fs after create" % started)
+
+    def test_bad_requests_get_clear_errors_and_change_nothing(self):
+        w = self.w
+        st, js, _ = w.call("GET", "/api/2.1/clusters/list", token="scca1.nope.nope")
+        self.assertEqual((st, js["error_code"]), (401, "UNAUTHENTICATED"))
+        # A token of another workspace gets the same answer as a bad one.
+        self.workspace(scc=True, ws="ws2")
+        other = self.sccctl(self.d, "token", "create", "--scope", "workspace/ws2").stdout
+        st2, js2, _ = w.call("GET", "/api/2.1/clusters/list", token=other.decode().strip())
+        self.assertEqual((st2, js2), (st, js))
+        mine = self.sccctl(self.d, "token", "create", "--scope", "workspace/ws1").stdout
+        st, js, _ = w.call("GET", "/api/2.1/clusters/list", token=mine.decode().strip())
+        self.assertEqual(st, 200, js)
+
+        cases = [
+            ("POST", "/api/2.1/clusters/create", {"num_workers": 1}, 400,
+             "INVALID_PARAMETER_VALUE", "spark_version"),
+            ("POST", "/api/2.1/clusters/create", {"spark_version": "1.0.x"}, 400,
+             "INVALID_PARAMETER_VALUE", "spark version"),
+            ("POST", "/api/2.1/clusters/create", {"spark_version": LTS, "num_workers": -1}, 400,
+             "INVALID_PARAMETER_VALUE", "num_workers"),
+            ("POST", "/api/2.1/clusters/create", {"spark_version": LTS, "node_type_id": "x"}, 400,
+             "INVALID_PARAMETER_VALUE", "Node type"),
+            ("POST", "/api/2.1/clusters/create",
+             {"spark_version": LTS, "autoscale": {"min_workers": 3, "max_workers": 2}}, 400,
+             "INVALID_PARAMETER_VALUE", "autoscale"),
+            ("GET", "/api/2.1/clusters/get?cluster_id=0101-000000-nothere", None, 400,
+             "INVALID_PARAMETER_VALUE", "Cluster 0101-000000-nothere does not exist"),
+            ("POST", "/api/2.1/clusters/start", {"cluster_id": "x"}, 400,
+             "INVALID_PARAMETER_VALUE", "does not exist"),
+            ("POST", "/api/2.2/jobs/runs/submit", {"tasks": []}, 400,
+             "INVALID_PARAMETER_VALUE", "tasks"),
+            ("POST", "/api/2.2/jobs/runs/submit",
+             {"tasks": [{"task_key": "a", "existing_cluster_id": "nope",
+                         "scc_command_task": {"argv": ["true"]}}]}, 400,
+             "INVALID_PARAMETER_VALUE", "Cluster nope does not exist"),
+            ("GET", "/api/2.2/jobs/runs/get?run_id=123", None, 400,
+             "INVALID_PARAMETER_VALUE", "Run 123 does not exist"),
+            ("POST", "/api/2.1/clusters/frobnicate", {}, 404, "ENDPOINT_NOT_FOUND", "frobnicate"),
+            ("GET", "/api/2.0/nothing", None, 404, "ENDPOINT_NOT_FOUND", "nothing"),
+        ]
+        for method, path, body, status, code, text in cases:
+            st, js, hdrs = w.call(method, path, body)
+            self.assertEqual((st, js.get("error_code")), (status, code), (path, body, js))
+            self.assertIn(text, js["message"], (path, body))
+            self.assertIn("X-Databricks-Org-Id", hdrs)
+        st, js, _ = w.call("POST", "/api/2.1/clusters/create", raw=b"{not json")
+        self.assertEqual((st, js["error_code"]), (400, "MALFORMED_REQUEST"))
+        self.assertEqual(w.ok("GET", "/api/2.1/clusters/list"), {})
+        self.assertEqual(w.ok("GET", "/api/2.2/jobs/runs/list")["runs"], [])
+
+        # Task checks need a cluster: unsupported types and bad tasks are refused.
+        cid = self.new_cluster()
+        for task, text in (({"notebook_task": {"notebook_path": "/x"}}, "notebook_task"),
+                           ({}, "exactly one task type"),
+                           ({"spark_python_task": {"python_file": "dbfs:/x.py"}}, "absolute"),
+                           ({"scc_command_task": {"argv": []}}, "non-empty"),
+                           ({"new_cluster": {"spark_version": LTS},
+                             "scc_command_task": {"argv": ["true"]}}, "new_cluster")):
+            body = {"tasks": [dict({"task_key": "k", "existing_cluster_id": cid}, **task)]}
+            st, js, _ = w.call("POST", "/api/2.2/jobs/runs/submit", body)
+            self.assertEqual((st, js["error_code"]), (400, "INVALID_PARAMETER_VALUE"), task)
+            self.assertIn(text, js["message"])
+        self.assertEqual(w.ok("GET", "/api/2.2/jobs/runs/list")["runs"], [])
+        st, js, _ = w.call("POST", "/api/2.1/clusters/start", {"cluster_id": cid})
+        self.assertEqual((st, js["error_code"]), (400, "INVALID_STATE"))
+        self.assertRegex(js["message"], r"unexpected state (Pending|Running)\.")
+        w.ok("POST", "/api/2.1/clusters/permanent-delete", {"cluster_id": cid})
+        wait_for(lambda: w.ok("GET", "/api/2.1/clusters/list") == {} and not self.vms_of(cid), 60,
+                 what="the cluster to go")
+
+
+class TestRestart(DbxTest):
+
+    def test_kill_9_loses_no_cluster_run_or_output(self):
+        cid = self.new_cluster()
+        self.wait_cluster(cid, "RUNNING")
+        rid = self.submit(cid, {"scc_command_task": {
+            "argv": ["sh", "-c", "for i in 1 2 3 4 5 6; do echo line$i; sleep 0.5; done"]}})
+        wait_for(lambda: self.get_run(rid)["state"]["life_cycle_state"] == "RUNNING", 20,
+                 what="the task to start")
+        os.killpg(self.d.pid, signal.SIGKILL)
+        self.d.p.wait()
+        time.sleep(1)
+        self.boot_sccd(name="sccd2", relay_port=self.port)
+        self.w = Workspace(self.d, self.url, read(os.path.join(self.d.data, "admin.token")))
+        r = self.wait_run(rid, timeout=60)
+        self.assertEqual(r["state"]["result_state"], "SUCCESS", r)
+        self.assertEqual(self.output(r)["logs"], "".join("line%d\n" % i for i in range(1, 7)))
+        self.assertEqual(self.cluster(cid)["state"], "RUNNING")
+
+
+if __name__ == "__main__":
+    unittest.main()
