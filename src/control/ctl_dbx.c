@@ -28,35 +28,12 @@
 
 /* ---- which workspace ---- */
 
-/* "adb-<digits>.<digits>.<domain>", an optional port; the id into id. */
-static bool
-host_ws_id(const struct ctl *c, const char *host, char *id, size_t cap)
-{
-    const char *p = host, *dom = c->cfg->workspace_domain, *colon;
-    size_t n = 0, dlen = strlen(dom), rest;
-
-    if (host == NULL || strncasecmp(p, "adb-", 4) != 0)
-        return false;
-    for (p += 4; isdigit((unsigned char)*p) && n + 1 < cap; p++)
-        id[n++] = *p;
-    id[n] = '\0';
-    if (n == 0 || *p++ != '.' || !isdigit((unsigned char)*p))
-        return false;
-    while (isdigit((unsigned char)*p))
-        p++;
-    if (*p++ != '.')
-        return false;
-    colon = strchr(p, ':');
-    rest = colon ? (size_t)(colon - p) : strlen(p);
-    return rest == dlen && strncasecmp(p, dom, dlen) == 0;
-}
-
 bool
 ctl_dbx_is_workspace_host(const struct ctl *c, const char *host)
 {
     char id[24];
 
-    return host_ws_id(c, host, id, sizeof(id));
+    return ctl_dbx_host_parse(c->cfg->workspace_domain, host, id, sizeof(id)) == 0;
 }
 
 struct ws_scan {
@@ -201,39 +178,10 @@ dbx_error(struct dbx_req *q, int status, const char *code, const char *fmt, ...)
 
 /* ---- parameters ---- */
 
-static int
-hexval(int ch)
-{
-    return isdigit(ch) ? ch - '0' : isxdigit(ch) ? (tolower(ch) - 'a' + 10) : -1;
-}
-
 bool
 dbx_query(const struct dbx_req *q, const char *key, char *out, size_t cap)
 {
-    size_t klen = strlen(key);
-
-    for (const char *p = q->query; p && *p;) {
-        const char *amp = strchr(p, '&'), *end = amp ? amp : p + strlen(p);
-
-        if ((size_t)(end - p) > klen && strncmp(p, key, klen) == 0 && p[klen] == '=') {
-            size_t n = 0;
-
-            for (p += klen + 1; p < end && n + 1 < cap; p++) {
-                int hi, lo;
-
-                if (*p == '%' && end - p > 2 && (hi = hexval(p[1])) >= 0 &&
-                    (lo = hexval(p[2])) >= 0) {
-                    out[n++] = (char)(hi << 4 | lo);
-                    p += 2;
-                } else
-                    out[n++] = *p == '+' ? ' ' : *p;
-            }
-            out[n] = '\0';
-            return true;
-        }
-        p = amp ? amp + 1 : NULL;
-    }
-    return false;
+    return ctl_dbx_query_get(q->query, key, out, cap);
 }
 
 const char *
@@ -681,7 +629,8 @@ ctl_dbx_request(struct ctl *c, const struct ctl_arm_req *req, const char *author
         who = (struct ctl_principal){.scope = "*"};
     /* No workspace, a bad token, or a token for another workspace: one
      * answer, so a token cannot be used to learn which workspaces exist. */
-    if (d == NULL || d->stopping || !host_ws_id(c, req->host, wsid, sizeof(wsid)) ||
+    if (d == NULL || d->stopping ||
+        ctl_dbx_host_parse(c->cfg->workspace_domain, req->host, wsid, sizeof(wsid)) < 0 ||
         (who.scope[0] == '\0' && ctl_arm_authenticate(c, authorization, &who, &bad) < 0) ||
         (q = scc_calloc(1, sizeof(*q))) == NULL) {
         ctl_arm_resp_fini(&bad);

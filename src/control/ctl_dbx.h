@@ -18,7 +18,9 @@
 #ifndef SCC_CONTROL_CTL_DBX_H
 #define SCC_CONTROL_CTL_DBX_H
 
+#include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "ctl_arm.h"
 
@@ -42,5 +44,42 @@ bool ctl_dbx_is_workspace_host(const struct ctl *c, const char *host);
  * workspace API's own terms). */
 void ctl_dbx_request(struct ctl *c, const struct ctl_arm_req *req, const char *authorization,
                      ctl_arm_done_fn done, void *arg);
+
+/* ---- checks of what clients send (ctl_dbx_check.c) ----
+ * Pure functions: the unit tests and the fuzzer call them without sccd. */
+
+struct ctl_dbx_node_type {
+    const char *id;
+    int cores, memory_mb;
+};
+extern const struct ctl_dbx_node_type ctl_dbx_node_types[];
+extern const size_t ctl_dbx_node_ntypes;
+struct ctl_dbx_version {
+    const char *key, *name;
+};
+extern const struct ctl_dbx_version ctl_dbx_versions[];
+extern const size_t ctl_dbx_nversions;
+
+#define CTL_DBX_WORKERS_MAX 99 /* createNodes makes up to 100 VMs: the driver and 99 */
+
+/* ctl_dbx_host_parse - a Host header "adb-<digits>.<digits>.<domain>" with
+ * an optional port: the workspace id into id.  0 or SCC_EINVAL. */
+int ctl_dbx_host_parse(const char *domain, const char *host, char *id, size_t cap);
+/* ctl_dbx_query_get - the first value of key in a query string, URL-decoded
+ * ('+' is a space) and cut to cap - 1 bytes; false if absent. */
+bool ctl_dbx_query_get(const char *query, const char *key, char *out, size_t cap);
+/* ctl_dbx_node_type - index of a node type id in ctl_dbx_node_types, or -1. */
+int ctl_dbx_node_type(const char *id);
+/* ctl_dbx_spec_check - a ClusterSpec (create, edit): 0, or SCC_EINVAL
+ * with the message for the client in err. */
+int ctl_dbx_spec_check(const json_t *spec, char *err, size_t cap);
+/* ctl_dbx_task_key_ok - ^[A-Za-z0-9_.-]{1,100}$ */
+bool ctl_dbx_task_key_ok(const char *key);
+/* ctl_dbx_task_argv - what a task runs on the driver (a new array of
+ * strings), or NULL with the message for the client in err. */
+json_t *ctl_dbx_task_argv(const json_t *task, char *err, size_t cap);
+/* ctl_dbx_text - bytes as a JSON string: valid UTF-8 kept, anything else
+ * replaced by U+FFFD (output of a task is whatever it wrote). */
+json_t *ctl_dbx_text(const char *p, size_t n);
 
 #endif /* SCC_CONTROL_CTL_DBX_H */

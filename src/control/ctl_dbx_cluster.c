@@ -33,28 +33,6 @@
 
 #define ARM_API_VERSION "api-version=2024-05-01"
 #define EVENTS_MAX      500
-#define WORKERS_MAX     99 /* createNodes makes up to 100 VMs */
-
-static const struct {
-    const char *key, *name;
-} versions[] = {
-        {"13.3.x-scala2.12", "13.3 LTS (includes Apache Spark 3.4.1, Scala 2.12)"},
-        {"14.3.x-scala2.12", "14.3 LTS (includes Apache Spark 3.5.0, Scala 2.12)"},
-        {"15.4.x-scala2.12", "15.4 LTS (includes Apache Spark 3.5.0, Scala 2.12)"},
-        {"16.4.x-scala2.12", "16.4 LTS (includes Apache Spark 3.5.2, Scala 2.12)"},
-        {"16.4.x-scala2.13", "16.4 LTS (includes Apache Spark 3.5.2, Scala 2.13)"},
-};
-
-static const struct {
-    const char *id, *desc;
-    int cores, memory_mb;
-} node_types[] = {
-        {"Standard_DS3_v2", "Standard_DS3_v2", 4, 14336},
-        {"Standard_DS4_v2", "Standard_DS4_v2", 8, 28672},
-        {"Standard_D4ds_v5", "Standard_D4ds_v5", 4, 16384},
-        {"Standard_D8ds_v5", "Standard_D8ds_v5", 8, 32768},
-        {"Standard_E8ds_v4", "Standard_E8ds_v4", 8, 65536},
-};
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -72,15 +50,6 @@ state_of(const json_t *doc)
     const char *s = str_of(doc, "state");
 
     return s ? s : "UNKNOWN";
-}
-
-static int
-node_type_index(const char *id)
-{
-    for (size_t i = 0; id && i < NELEM(node_types); i++)
-        if (strcmp(node_types[i].id, id) == 0)
-            return (int)i;
-    return -1;
 }
 
 static void
@@ -107,16 +76,34 @@ set_state(json_t *doc, const char *state, const char *msg)
     json_object_set_new(doc, "state_message", json_string(msg ? msg : ""));
 }
 
-/* What the title-cased state reads like in messages ("Running"). */
+/* An enum as users read it: "RUNNING" -> "Running",
+ * "NPIP_TUNNEL_SETUP_FAILURE" -> "Npip Tunnel Setup Failure". */
 static void
-title(const char *state, char *out, size_t cap)
+title(const char *word, char *out, size_t cap)
 {
     size_t i = 0;
 
-    for (; state[i] && i + 1 < cap; i++)
-        out[i] = i == 0 ? state[i]
-                        : (char)(state[i] >= 'A' && state[i] <= 'Z' ? state[i] + 32 : state[i]);
+    for (bool first = true; word[i] && i + 1 < cap; i++) {
+        char ch = word[i] == '_' ? ' ' : word[i];
+
+        out[i] = first || ch < 'A' || ch > 'Z' ? ch : (char)(ch + 32);
+        first = ch == ' ';
+    }
     out[i] = '\0';
+}
+
+/* A terminated cluster's state message: the reason as the UI shows it. */
+static void
+terminated(json_t *doc)
+{
+    const json_t *r = json_object_get(doc, "termination_reason");
+    const char *code = str_of(r, "code");
+    const char *msg = str_of(json_object_get(r, "parameters"), "databricks_error_message");
+    char t[96], text[700];
+
+    title(code ? code : "UNKNOWN", t, sizeof(t));
+    snprintf(text, sizeof(text), "%s%s%.500s", t, msg ? ": " : "", msg ? msg : "");
+    set_state(doc, "TERMINATED", text);
 }
 
 /* ---- ending a cluster ---- */
@@ -128,13 +115,10 @@ terminate(struct dbx *d, const char *ws, const char *id, json_t *doc, const char
     json_t *reason = json_pack("{s:s, s:s, s:o}", "code", code, "type", type, "parameters",
                                params ? params : json_object());
     const char *msg = str_of(json_object_get(reason, "parameters"), "databricks_error_message");
-    char sm[600];
+    char sm[600], t[96];
 
-    snprintf(sm, sizeof(sm), "%s%s%s", strcmp(code, "USER_REQUEST") ? "Terminating: " : "",
-             strcmp(code, "USER_REQUEST") ? code : "Terminating at the user's request",
-             msg ? ": " : "");
-    if (msg)
-        snprintf(sm + strlen(sm), sizeof(sm) - strlen(sm), "%.400s", msg);
+    title(code, t, sizeof(t));
+    snprintf(sm, sizeof(sm), "Terminating: %s%s%.400s", t, msg ? ": " : "", msg ? msg : "");
     set_state(doc, "TERMINATING", sm);
     event(doc, "TERMINATING", json_pack("{s:O}", "reason", reason));
     json_object_set_new(doc, "termination_reason", reason);
@@ -386,7 +370,7 @@ running(struct dbx *d, const char *ws, const char *id, json_t *doc)
 {
     json_t *nodes = json_object_get(dbx_priv(doc), "nodes"), *ex = json_array();
     int64_t now = dbx_now();
-    int ti = node_type_index(str_of(doc, "node_type_id"));
+    int ti = ctl_dbx_node_type(str_of(doc, "node_type_id"));
     size_t n = json_array_size(nodes);
     bool restart = strcmp(state_of(doc), "RESTARTING") == 0;
 
@@ -398,9 +382,10 @@ running(struct dbx *d, const char *ws, const char *id, json_t *doc)
     json_object_set_new(doc, "last_activity_time", json_integer(now));
     json_object_set_new(doc, "spark_context_id", json_integer((json_int_t)(now % 9007199254740ll)));
     json_object_set_new(doc, "cluster_cores",
-                        json_real(ti < 0 ? 0.0 : (double)n * node_types[ti].cores));
-    json_object_set_new(doc, "cluster_memory_mb",
-                        json_integer(ti < 0 ? 0 : (json_int_t)n * node_types[ti].memory_mb));
+                        json_real(ti < 0 ? 0.0 : (double)n * ctl_dbx_node_types[ti].cores));
+    json_object_set_new(
+            doc, "cluster_memory_mb",
+            json_integer(ti < 0 ? 0 : (json_int_t)n * ctl_dbx_node_types[ti].memory_mb));
     set_state(doc, "RUNNING", "");
     event(doc, "RUNNING", json_pack("{s:I}", "current_num_workers", (json_int_t)(n - 1)));
     event(doc, "DRIVER_HEALTHY",
@@ -485,8 +470,7 @@ tick_terminating(struct dbx *d, const char *ws, const char *id, json_t *doc)
     } else if (json_is_true(json_object_get(priv, "permanent"))) {
         dbx_del(d, ws, DBX_CLUSTER, id);
     } else {
-        set_state(doc, "TERMINATED",
-                  str_of(json_object_get(doc, "termination_reason"), "code") ? "Terminated" : "");
+        terminated(doc);
         json_object_set_new(doc, "terminated_time", json_integer(dbx_now()));
         json_object_del(doc, "driver");
         json_object_del(doc, "executors");
@@ -569,62 +553,15 @@ static const char *const spec_keys[] = {
         "docker_image",
 };
 
-static bool
-known_version(const char *v)
-{
-    for (size_t i = 0; v && i < NELEM(versions); i++)
-        if (strcmp(versions[i].key, v) == 0)
-            return true;
-    return false;
-}
-
 /* Check a ClusterSpec; false after answering 400. */
 static bool
 spec_ok(struct dbx_req *q, const json_t *b)
 {
-    const json_t *nw = json_object_get(b, "num_workers"), *as = json_object_get(b, "autoscale");
-    const json_t *at = json_object_get(b, "autotermination_minutes");
-    const char *sv = str_of(b, "spark_version"), *nt = str_of(b, "node_type_id");
-    json_int_t lo = json_integer_value(json_object_get(as, "min_workers"));
-    json_int_t hi = json_integer_value(json_object_get(as, "max_workers"));
+    char err[400];
 
-    if (sv == NULL)
-        dbx_error(q, 400, "INVALID_PARAMETER_VALUE", "Missing required field: spark_version");
-    else if (!known_version(sv))
-        dbx_error(q, 400, "INVALID_PARAMETER_VALUE",
-                  "Invalid spark version %.100s; GET /api/2.1/clusters/spark-versions lists them",
-                  sv);
-    else if ((nt && node_type_index(nt) < 0) ||
-             (str_of(b, "driver_node_type_id") &&
-              node_type_index(str_of(b, "driver_node_type_id")) < 0))
-        dbx_error(q, 400, "INVALID_PARAMETER_VALUE",
-                  "Node type %.100s is not supported; GET /api/2.1/clusters/list-node-types lists "
-                  "them",
-                  nt && node_type_index(nt) < 0 ? nt : str_of(b, "driver_node_type_id"));
-    else if (json_object_get(b, "instance_pool_id") ||
-             json_object_get(b, "driver_instance_pool_id"))
-        dbx_error(q, 400, "INVALID_PARAMETER_VALUE", "Instance pool %.100s does not exist",
-                  str_of(b, "instance_pool_id") ? str_of(b, "instance_pool_id")
-                                                : str_of(b, "driver_instance_pool_id"));
-    else if (nw && (!json_is_integer(nw) || json_integer_value(nw) < 0 ||
-                    json_integer_value(nw) > WORKERS_MAX))
-        dbx_error(q, 400, "INVALID_PARAMETER_VALUE", "num_workers must be an integer from 0 to %d",
-                  WORKERS_MAX);
-    else if (as && (!json_is_object(as) || lo < 0 || hi < 1 || lo > hi || hi > WORKERS_MAX))
-        dbx_error(q, 400, "INVALID_PARAMETER_VALUE",
-                  "autoscale needs 0 <= min_workers <= max_workers <= %d, max_workers >= 1",
-                  WORKERS_MAX);
-    else if (nw && as)
-        dbx_error(q, 400, "INVALID_PARAMETER_VALUE", "Give num_workers or autoscale, not both");
-    else if (at && (!json_is_integer(at) ||
-                    (json_integer_value(at) != 0 &&
-                     (json_integer_value(at) < 10 || json_integer_value(at) > 43200))))
-        dbx_error(q, 400, "INVALID_PARAMETER_VALUE",
-                  "autotermination_minutes must be 0 (never) or from 10 to 43200");
-    else if (str_of(b, "cluster_name") && strlen(str_of(b, "cluster_name")) > 100)
-        dbx_error(q, 400, "INVALID_PARAMETER_VALUE", "cluster_name is longer than 100 characters");
-    else
+    if (ctl_dbx_spec_check(b, err, sizeof(err)) == 0)
         return true;
+    dbx_error(q, 400, "INVALID_PARAMETER_VALUE", "%s", err);
     return false;
 }
 
@@ -645,7 +582,7 @@ apply_spec(json_t *doc, const json_t *b)
     if (json_object_get(doc, "num_workers") == NULL && json_object_get(doc, "autoscale") == NULL)
         json_object_set_new(doc, "num_workers", json_integer(0));
     if (json_object_get(doc, "node_type_id") == NULL)
-        json_object_set_new(doc, "node_type_id", json_string(node_types[0].id));
+        json_object_set_new(doc, "node_type_id", json_string(ctl_dbx_node_types[0].id));
     if (json_object_get(doc, "driver_node_type_id") == NULL)
         json_object_set(doc, "driver_node_type_id", json_object_get(doc, "node_type_id"));
     if (json_object_get(doc, "autotermination_minutes") == NULL)
@@ -895,21 +832,23 @@ catalogue(struct dbx_req *q)
     json_t *a = json_array();
 
     if (strcmp(q->op, "spark-versions") == 0) {
-        for (size_t i = 0; i < NELEM(versions); i++)
-            json_array_append_new(
-                    a, json_pack("{s:s, s:s}", "key", versions[i].key, "name", versions[i].name));
+        for (size_t i = 0; i < ctl_dbx_nversions; i++)
+            json_array_append_new(a, json_pack("{s:s, s:s}", "key", ctl_dbx_versions[i].key, "name",
+                                               ctl_dbx_versions[i].name));
         dbx_reply(q, 200, json_pack("{s:o}", "versions", a));
         return;
     }
-    for (size_t i = 0; i < NELEM(node_types); i++)
+    for (size_t i = 0; i < ctl_dbx_node_ntypes; i++) {
+        const struct ctl_dbx_node_type *t = &ctl_dbx_node_types[i];
+
         json_array_append_new(a, json_pack("{s:s, s:s, s:i, s:i, s:s, s:s, s:b, s:b, s:b, s:{s:s}}",
-                                           "node_type_id", node_types[i].id, "instance_type_id",
-                                           node_types[i].id, "memory_mb", node_types[i].memory_mb,
-                                           "num_cores", node_types[i].cores, "description",
-                                           node_types[i].desc, "category", "General Purpose",
+                                           "node_type_id", t->id, "instance_type_id", t->id,
+                                           "memory_mb", t->memory_mb, "num_cores", t->cores,
+                                           "description", t->id, "category", "General Purpose",
                                            "is_deprecated", 0, "photon_worker_capable", 0,
                                            "support_port_forwarding", 1, "node_instance_type",
-                                           "instance_type_id", node_types[i].id));
+                                           "instance_type_id", t->id));
+    }
     dbx_reply(q, 200, json_pack("{s:o}", "node_types", a));
 }
 

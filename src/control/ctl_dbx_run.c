@@ -34,20 +34,6 @@
 #define RUN_ID_BASE 100000000000000ll /* Databricks' run ids are about 1e15, below 2^53 */
 #define RUN_ID_SPAN 8000000000000000ll
 
-static const char *const unsupported[] = {
-        "notebook_task",
-        "spark_submit_task",
-        "spark_jar_task",
-        "python_wheel_task",
-        "sql_task",
-        "dbt_task",
-        "pipeline_task",
-        "run_job_task",
-        "condition_task",
-        "for_each_task",
-        "clean_rooms_notebook_task",
-};
-
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 static const char *
@@ -256,42 +242,10 @@ agent_id(json_t *run, json_t *task)
     return str_of(tpriv(run, task), "agent_id");
 }
 
-/* Keep valid UTF-8, replace the rest with U+FFFD: logs travel as JSON. */
-static json_t *
-utf8_string(const char *p, size_t n)
-{
-    struct scc_buf b;
-    json_t *s;
-
-    scc_buf_init(&b, 3 * n + 1);
-    for (size_t i = 0; i < n;) {
-        unsigned char c = (unsigned char)p[i];
-        size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-        bool ok = len > 0 && i + len <= n;
-
-        for (size_t k = 1; ok && k < len; k++)
-            ok = ((unsigned char)p[i + k] >> 6) == 2;
-        if (ok && c == 0)
-            ok = false;
-        if (ok) {
-            (void)scc_buf_put(&b, p + i, len);
-            i += len;
-        } else {
-            (void)scc_buf_put(&b, "\xef\xbf\xbd", 3);
-            i++;
-        }
-    }
-    s = json_stringn(b.len ? (const char *)b.data : "", b.len);
-    if (s == NULL) /* what jansson still refuses (overlong forms): keep it readable */
-        s = json_string("(output not shown: not valid UTF-8)");
-    scc_buf_fini(&b);
-    return s;
-}
-
 static json_t *
 logs_doc(struct tctx *x)
 {
-    return json_pack("{s:o, s:b}", "logs", utf8_string((const char *)x->out.data, x->out.len),
+    return json_pack("{s:o, s:b}", "logs", ctl_dbx_text((const char *)x->out.data, x->out.len),
                      "logs_truncated", x->truncated);
 }
 
@@ -393,7 +347,8 @@ collected(struct dbx *d, struct tctx *x, bool ok)
         else
             snprintf(msg, sizeof(msg), "the task exited with code %d", x->exit_code);
         logs = logs_doc(x);
-        dbx_store_put(d, x->ws, DBX_LOG, str_of(tp, "task_run"), logs ? scc_json_dumps(logs) : NULL);
+        dbx_store_put(d, x->ws, DBX_LOG, str_of(tp, "task_run"),
+                      logs ? scc_json_dumps(logs) : NULL);
         json_decref(logs);
         task_end(run, task, "TERMINATED",
                  timed    ? "TIMEDOUT"
@@ -615,85 +570,19 @@ dbx_runs_tick(struct dbx *d, const char *ws, const char *id, json_t *run)
 
 /* ---- requests ---- */
 
-/* argv of a task, or NULL after answering 400. */
-static json_t *
-task_argv(struct dbx_req *q, const json_t *t)
-{
-    const json_t *py = json_object_get(t, "spark_python_task");
-    const json_t *cmd = json_object_get(t, "scc_command_task"), *v;
-    const char *file = str_of(py, "python_file");
-    json_t *argv;
-    size_t i;
-
-    for (i = 0; i < NELEM(unsupported); i++)
-        if (json_object_get(t, unsupported[i])) {
-            dbx_error(q, 400, "INVALID_PARAMETER_VALUE",
-                      "Task %s: %s is not supported by this control plane; use "
-                      "spark_python_task or scc_command_task",
-                      str_of(t, "task_key"), unsupported[i]);
-            return NULL;
-        }
-    if ((py != NULL) + (cmd != NULL) != 1) {
-        dbx_error(q, 400, "INVALID_PARAMETER_VALUE",
-                  "Task %s needs exactly one task type: spark_python_task or scc_command_task",
-                  str_of(t, "task_key"));
-        return NULL;
-    }
-    if (cmd) {
-        v = json_object_get(cmd, "argv");
-        argv = json_is_array(v) && json_array_size(v) > 0 ? json_copy((json_t *)v) : NULL;
-    } else {
-        if (file && strncmp(file, "file:", 5) == 0)
-            file += 5;
-        argv = file && file[0] == '/' ? json_pack("[s, s]", "python3", file) : NULL;
-        json_array_foreach(json_object_get(py, "parameters"), i, v)
-        {
-            if (argv && json_is_string(v))
-                json_array_append(argv, (json_t *)v);
-        }
-    }
-    json_array_foreach(argv, i, v)
-    {
-        if (!json_is_string(v) || strlen(json_string_value(v)) > 4096) {
-            json_decref(argv);
-            argv = NULL;
-            break;
-        }
-    }
-    if (argv == NULL)
-        dbx_error(q, 400, "INVALID_PARAMETER_VALUE", "Task %s: %s", str_of(t, "task_key"),
-                  cmd ? "scc_command_task.argv must be a non-empty list of strings"
-                      : "spark_python_task.python_file must be an absolute path on the node "
-                        "(or a file: URI); parameters must be strings");
-    return argv;
-}
-
-static bool
-key_ok(const char *k)
-{
-    size_t n = k ? strlen(k) : 0;
-
-    if (n == 0 || n > 100)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!(k[i] == '_' || k[i] == '-' || k[i] == '.' || (k[i] >= '0' && k[i] <= '9') ||
-              (k[i] >= 'a' && k[i] <= 'z') || (k[i] >= 'A' && k[i] <= 'Z')))
-            return false;
-    return true;
-}
-
 /* One task of a submit, checked and shaped; NULL after answering 400. */
 static json_t *
 task_new(struct dbx_req *q, const json_t *t, json_t *seen, json_int_t trid, json_t **argv)
 {
     const char *key = str_of(t, "task_key"), *cid = str_of(t, "existing_cluster_id");
     json_t *cl, *task;
+    char err[400];
     static const char *const keep[] = {
             "task_key",         "existing_cluster_id", "depends_on", "spark_python_task",
             "scc_command_task", "timeout_seconds",     "run_if",     "libraries",
             "description"};
 
-    if (!key_ok(key)) {
+    if (!ctl_dbx_task_key_ok(key)) {
         dbx_error(q, 400, "INVALID_PARAMETER_VALUE",
                   "Every task needs a task_key of 1-100 characters of [A-Za-z0-9_.-]");
         return NULL;
@@ -717,8 +606,10 @@ task_new(struct dbx_req *q, const json_t *t, json_t *seen, json_int_t trid, json
                   cid ? cid : "(no existing_cluster_id given)");
         return NULL;
     }
-    if ((*argv = task_argv(q, t)) == NULL)
+    if ((*argv = ctl_dbx_task_argv(t, err, sizeof(err))) == NULL) {
+        dbx_error(q, 400, "INVALID_PARAMETER_VALUE", "%s", err);
         return NULL;
+    }
     task = json_object();
     for (size_t i = 0; i < NELEM(keep); i++)
         if (json_object_get(t, keep[i]))

@@ -219,6 +219,7 @@ class TestClusters(DbxTest):
         self.assertEqual(self.cluster(cid)["state"], "TERMINATING")
         c = self.wait_cluster(cid, "TERMINATED")
         self.assertEqual(c["termination_reason"]["code"], "USER_REQUEST")
+        self.assertEqual(c["state_message"], "User Request")
         self.assertEqual(self.vms_of(cid), [])
         self.assertEqual(self.output(self.get_run(runs["runs"][-1]["run_id"]))["logs"], first["logs"])
         # A run on a terminated cluster starts it again.
@@ -301,6 +302,30 @@ class TestClusters(DbxTest):
         w.ok("POST", "/api/2.1/clusters/permanent-delete", {"cluster_id": cid})
         wait_for(lambda: w.ok("GET", "/api/2.1/clusters/list") == {} and not self.vms_of(cid), 60,
                  what="the cluster to go")
+
+
+class TestNoOutbound(DbxTest):
+
+    def test_cluster_without_a_way_to_the_relay_ends_with_npip_tunnel_setup_failure(self):
+        ws2 = self.workspace(scc=True, ws="ws2", **self.injected(nat=False))
+        self.w = Workspace(self.d, ws2["properties"]["workspaceUrl"],
+                           read(os.path.join(self.d.data, "admin.token")))
+        self.addCleanup(lambda: self.w.conn.close())
+        cid = self.new_cluster()
+        c = self.wait_cluster(cid, "TERMINATED")
+        reason = c["termination_reason"]
+        self.assertEqual((reason["code"], reason["type"]), ("NPIP_TUNNEL_SETUP_FAILURE",
+                                                            "CLIENT_ERROR"), c)
+        msg = reason["parameters"]["databricks_error_message"]
+        for text in ("/subnets/public", "no NAT gateway", "cannot reach the relay"):
+            self.assertIn(text, msg)
+        self.assertTrue(c["state_message"].startswith("Npip Tunnel Setup Failure: "), c)
+        self.ws = ws2
+        self.assertEqual(self.vms_of(cid), [])  # the failed VMs went with it
+        # A run on it fails, saying why, instead of waiting for ever.
+        r = self.wait_run(self.submit(cid, {"scc_command_task": {"argv": ["true"]}}), timeout=60)
+        self.assertEqual(r["state"]["life_cycle_state"], "INTERNAL_ERROR", r)
+        self.assertIn("NPIP_TUNNEL_SETUP_FAILURE", r["state"]["state_message"])
 
 
 class TestRestart(DbxTest):
