@@ -38,7 +38,8 @@
 #define WRITE_S      30
 #define ACCEPT_BATCH 32
 
-enum conn_state { C_HEAD = 0, C_BODY, C_BUSY, C_DRAIN, C_CLOSING };
+/* C_GONE: handed over to the driver proxy; freed when process() unwinds. */
+enum conn_state { C_HEAD = 0, C_BODY, C_BUSY, C_DRAIN, C_CLOSING, C_GONE };
 
 /* A refused body up to this size is read and dropped before closing, so
  * the client sees our 413 rather than a reset. */
@@ -55,6 +56,8 @@ struct api_conn {
     struct scc_buf body;
     struct ctl_http_chunked ch;
     uint64_t drain_left;
+    char *raw; /* the raw head of a driver-proxy request: its headers go on */
+    size_t raw_len;
     char peer[64];
 };
 
@@ -90,6 +93,7 @@ conn_free(struct api_conn *k)
     api->nconns--;
     ctl_http_req_fini(&k->req);
     scc_buf_fini(&k->body);
+    scc_free(k->raw);
     scc_free(k);
 }
 
@@ -178,6 +182,8 @@ next_request(struct api_conn *k, bool close)
 {
     k->api->served++;
     ctl_http_req_fini(&k->req);
+    scc_free(k->raw);
+    k->raw = NULL;
     k->have_req = false;
     scc_buf_reset(&k->body);
     if (close) {
@@ -213,6 +219,29 @@ on_answer(void *arg, const struct ctl_arm_resp *resp)
     finish(k, resp, false);
 }
 
+/* A driver-proxy request: the connection becomes the proxy's, since what
+ * follows (a response of any size, a WebSocket) is no longer ours to frame. */
+static void
+hand_over(struct api_conn *k)
+{
+    struct ctl_dbx_proxy_req req = {.method = k->req.method,
+                                    .path = k->req.path,
+                                    .query = k->req.query,
+                                    .host = k->req.host,
+                                    .authorization = k->req.authorization,
+                                    .head = k->raw,
+                                    .head_len = k->raw_len,
+                                    .body = (const char *)k->body.data,
+                                    .body_len = k->body.len,
+                                    .peer = k->peer};
+    struct bufferevent *bev = k->bev;
+
+    k->bev = NULL;
+    k->state = C_GONE;
+    k->api->served++;
+    ctl_dbx_proxy(k->api->c, bev, &req);
+}
+
 static void
 dispatch(struct api_conn *k)
 {
@@ -233,6 +262,10 @@ dispatch(struct api_conn *k)
         return;
     k->state = C_BUSY;
     bufferevent_disable(k->bev, EV_READ);
+    if (k->raw && ctl_dbx_is_workspace_host(c, k->req.host)) {
+        hand_over(k);
+        return;
+    }
     if (ctl_dbx_is_workspace_host(c, k->req.host)) {
         ctl_dbx_request(c, &req, k->req.authorization, on_answer, k);
         return;
@@ -291,6 +324,10 @@ read_head(struct api_conn *k, struct evbuffer *in)
         return n == CTL_HTTP_HEAD_MAX ? -1 : 0;
     }
     rc = ctl_http_head_parse(p, end, &k->req, &why);
+    if (rc == 0 && ctl_dbx_is_proxy_path(k->req.path) && (k->raw = scc_malloc(end)) != NULL) {
+        memcpy(k->raw, p, end);
+        k->raw_len = end;
+    }
     evbuffer_drain(in, end);
     if (rc < 0) {
         fail(k,
@@ -369,6 +406,10 @@ process(struct api_conn *k)
     while (r > 0 && (k->state == C_HEAD || k->state == C_BODY))
         r = k->state == C_HEAD ? read_head(k, in) : read_body(k, in);
     k->in_process = false;
+    if (k->state == C_GONE) {
+        conn_free(k);
+        return;
+    }
     if (k->state == C_DRAIN)
         drain(k, in); /* may free k: the last thing done here */
 }

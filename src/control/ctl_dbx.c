@@ -613,37 +613,51 @@ parse_body(struct dbx_req *q, const struct ctl_arm_req *req)
     return true;
 }
 
-void
-ctl_dbx_request(struct ctl *c, const struct ctl_arm_req *req, const char *authorization,
-                ctl_arm_done_fn done, void *arg)
+int
+dbx_authorize(struct dbx *d, const char *host, const char *authorization, bool public,
+              struct dbx_ws *ws, char *user, size_t ucap)
 {
-    struct dbx *d = c->dbx;
     struct ctl_principal who = {0};
     struct ctl_arm_resp bad = {0};
-    struct dbx_req *q;
     char wsid[24];
+    int rc;
 
-    /* The discovery document is public: clients fetch it before they
-     * present credentials, and it says no more than the host name. */
-    if (strcmp(req->path, "/.well-known/databricks-config") == 0)
+    if (public)
         who = (struct ctl_principal){.scope = "*"};
     /* No workspace, a bad token, or a token for another workspace: one
      * answer, so a token cannot be used to learn which workspaces exist. */
     if (d == NULL || d->stopping ||
-        ctl_dbx_host_parse(c->cfg->workspace_domain, req->host, wsid, sizeof(wsid)) < 0 ||
-        (who.scope[0] == '\0' && ctl_arm_authenticate(c, authorization, &who, &bad) < 0) ||
-        (q = scc_calloc(1, sizeof(*q))) == NULL) {
+        ctl_dbx_host_parse(d->c->cfg->workspace_domain, host, wsid, sizeof(wsid)) < 0)
+        return SCC_EAUTH;
+    if (!public && (rc = ctl_arm_authenticate(d->c, authorization, &who, &bad)) < 0) {
         ctl_arm_resp_fini(&bad);
-        unauthenticated(req, done, arg, "Invalid access token.");
-        return;
+        return rc;
     }
-    *q = (struct dbx_req){.d = d, .method = req->method, .done = done, .arg = arg};
-    if (!ws_find(d, wsid, &q->ws) || !ws_allowed(&who, &q->ws)) {
+    if (!ws_find(d, wsid, ws) || !ws_allowed(&who, ws))
+        return SCC_EAUTH;
+    snprintf(user, ucap, "%s", who.token_id[0] ? who.token_id : "admin");
+    return 0;
+}
+
+void
+ctl_dbx_request(struct ctl *c, const struct ctl_arm_req *req, const char *authorization,
+                ctl_arm_done_fn done, void *arg)
+{
+    struct dbx_req *q = scc_calloc(1, sizeof(*q));
+
+    /* The discovery document is public: clients fetch it before they
+     * present credentials, and it says no more than the host name. */
+    if (q == NULL || dbx_authorize(c->dbx, req->host, authorization,
+                                   strcmp(req->path, "/.well-known/databricks-config") == 0, &q->ws,
+                                   q->user, sizeof(q->user)) < 0) {
         scc_free(q);
         unauthenticated(req, done, arg, "Invalid access token.");
         return;
     }
-    snprintf(q->user, sizeof(q->user), "%s", who.token_id[0] ? who.token_id : "admin");
+    q->d = c->dbx;
+    q->method = req->method;
+    q->done = done;
+    q->arg = arg;
     q->query = req->query ? scc_strdup(req->query) : NULL;
     if (parse_body(q, req))
         route(q, req->path);
@@ -746,6 +760,7 @@ ctl_dbx_stop(struct ctl *c)
         return;
     d->stopping = true;
     event_del(d->tick);
+    dbx_proxies_close(d);
     /* Node calls end now (their callbacks see SCC_ECLOSED and let go of
      * what they hold); ARM answers still due find d stopping. */
     for (struct dbx_pending *p = d->pending, *next; p; p = next) {

@@ -45,6 +45,28 @@ bool ctl_dbx_is_workspace_host(const struct ctl *c, const char *host);
 void ctl_dbx_request(struct ctl *c, const struct ctl_arm_req *req, const char *authorization,
                      ctl_arm_done_fn done, void *arg);
 
+/* ---- the driver proxy (ctl_dbx_proxy.c) ---- */
+
+struct bufferevent;
+
+struct ctl_dbx_proxy_req {
+    const char *method, *path, *query, *host, *authorization;
+    const char *head; /* the raw request head: its headers are forwarded */
+    size_t head_len;
+    const char *body; /* the whole body (Content-Length or de-chunked) */
+    size_t body_len;
+    const char *peer;
+};
+
+/* ctl_dbx_is_proxy_path - /driver-proxy-api/... or /driver-proxy/... */
+bool ctl_dbx_is_proxy_path(const char *path);
+/* ctl_dbx_proxy - serve a driver-proxy request of a workspace origin on
+ * bev, which it takes (its callbacks are replaced at once; req is borrowed
+ * for the call only): the request goes to 127.0.0.1:<port> on the
+ * cluster's driver through a CONNECT stream of its tunnel, and the
+ * connection carries the answer (or a WebSocket) to its end. */
+void ctl_dbx_proxy(struct ctl *c, struct bufferevent *bev, const struct ctl_dbx_proxy_req *req);
+
 /* ---- checks of what clients send (ctl_dbx_check.c) ----
  * Pure functions: the unit tests and the fuzzer call them without sccd. */
 

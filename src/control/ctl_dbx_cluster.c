@@ -514,9 +514,15 @@ begin(json_t *doc, const char *msg)
 }
 
 void
-dbx_cluster_wake(struct dbx *d, const char *ws, const char *id, json_t *doc, const char *user)
+dbx_cluster_touch(json_t *doc)
 {
     json_object_set_new(doc, "last_activity_time", json_integer(dbx_now()));
+}
+
+void
+dbx_cluster_wake(struct dbx *d, const char *ws, const char *id, json_t *doc, const char *user)
+{
+    dbx_cluster_touch(doc);
     if (strcmp(state_of(doc), "TERMINATED") != 0)
         return;
     begin(doc, "Starting the cluster for a run");

@@ -33,6 +33,7 @@
 
 struct relay;
 struct relay_call;
+struct dbx_proxy;
 
 struct dbx_ws {
     char id[24];              /* workspaceId: digits */
@@ -46,6 +47,8 @@ struct dbx {
     json_t *objs; /* "ws/kind/id" -> document */
     struct event *tick;
     struct dbx_pending *pending; /* calls to nodes and to the ARM layer in flight */
+    struct dbx_proxy *proxies;   /* driver-proxy connections (ctl_dbx_proxy.c) */
+    size_t nproxies;
     bool stopping;
 };
 
@@ -63,6 +66,10 @@ struct dbx_req {
 };
 
 /* ---- ctl_dbx.c ---- */
+/* dbx_authorize - the workspace of host, and may authorization's token use
+ * it (public: no token needed)?  0 with ws and user filled, or SCC_EAUTH. */
+int dbx_authorize(struct dbx *d, const char *host, const char *authorization, bool public,
+                  struct dbx_ws *ws, char *user, size_t ucap);
 void dbx_reply(struct dbx_req *q, int status, json_t *body); /* steals body; after pending saves */
 void dbx_error(struct dbx_req *q, int status, const char *code, const char *fmt, ...)
         __attribute__((format(printf, 4, 5)));
@@ -109,8 +116,14 @@ void dbx_clusters_tick(struct dbx *d, const char *ws, const char *id, json_t *do
 /* dbx_cluster_driver - the node identity of a RUNNING cluster's driver,
  * or NULL. */
 const char *dbx_cluster_driver(json_t *cluster);
+/* dbx_cluster_touch - note activity (autotermination counts from it). */
+void dbx_cluster_touch(json_t *cluster);
 /* dbx_cluster_wake - a run wants it: start a TERMINATED one; note activity. */
 void dbx_cluster_wake(struct dbx *d, const char *ws, const char *id, json_t *doc, const char *user);
+
+/* ---- ctl_dbx_proxy.c ---- */
+#define DBX_PROXIES_MAX 256 /* driver-proxy connections at once */
+void dbx_proxies_close(struct dbx *d);
 
 /* ---- ctl_dbx_run.c ---- */
 void dbx_runs_route(struct dbx_req *q);

@@ -509,10 +509,19 @@ tick_running(struct dbx *d, const char *ws, json_t *run, json_t *task)
     json_t *cl = dbx_get(d, ws, DBX_CLUSTER, cid);
     int64_t now = dbx_now(), deadline = json_integer_value(json_object_get(tp, "deadline"));
     struct tctx *x;
-    char path[160], msg[300];
+    char path[160], msg[600];
 
-    if (cl)
-        dbx_cluster_wake(d, ws, cid, cl, NULL); /* activity: no autotermination */
+    if (dbx_cluster_driver(cl) == NULL) { /* terminated under the task, or gone */
+        const char *why = str_of(json_object_get(cl, "termination_reason"), "code");
+
+        snprintf(msg, sizeof(msg), "Cluster %s was terminated during the run%s%.100s", cid,
+                 why ? ": " : "", why ? why : "");
+        task_end(run, task, "INTERNAL_ERROR", NULL, msg);
+        run_state(run);
+        dbx_save(d, ws, DBX_RUN, str_of(dbx_priv(run), "id"));
+        return;
+    }
+    dbx_cluster_touch(cl); /* activity: no autotermination */
     if (!dbx_node_connected(d, node)) {
         if (lost == NULL)
             json_object_set_new(tp, "lost_since", json_integer(now));

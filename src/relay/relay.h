@@ -28,6 +28,7 @@
 struct event_base;
 struct relay;
 struct scc_h2_stream;
+struct scc_h2_stream_cbs;
 
 /* Reply to an enrolment: status and JSON body (copied). */
 typedef void (*relay_enroll_done_cb)(void *done_arg, int status, const char *json);
@@ -112,6 +113,15 @@ int relay_call(struct relay *r, const struct relay_call_req *req, relay_call_cb 
                struct relay_call **out);
 /* relay_call_cancel - cb will not run; the stream is reset.  NULL-safe. */
 void relay_call_cancel(struct relay_call *c);
+/*
+ * relay_connect - open a CONNECT stream to authority ("127.0.0.1:4040", as
+ * the node sees it) on node's tunnel, with the caller's stream callbacks
+ * (tunnel/h2.h): the response head says whether the node could dial.  The
+ * stream is the caller's until its on_close.  Returns 0, SCC_ENOTFOUND (no
+ * tunnel), SCC_EBUSY or SCC_ENOMEM.
+ */
+int relay_connect(struct relay *r, const char *node, const char *authority,
+                  const struct scc_h2_stream_cbs *cbs, void *arg, struct scc_h2_stream **out);
 /* relay_node_connected - does node ("ws/cluster/node") have a live tunnel? */
 bool relay_node_connected(struct relay *r, const char *node);
 

@@ -3,7 +3,8 @@
  *
  * The workspace API starts runs, polls them and reads their output over
  * the node's tunnel, in-process: one stream per call, the answer collected
- * up to a bound, one callback with its status and body.  A call that the
+ * up to a bound, one callback with its status and body.  Its driver proxy
+ * opens CONNECT streams here too (relay_connect).  A call that the
  * tunnel loses, that outgrows its bound or outlives its deadline ends with
  * a negative error instead, so its caller never waits on a black hole.
  */
@@ -96,6 +97,18 @@ on_timeout(evutil_socket_t fd, short what, void *arg)
     report(c, SCC_ETIMEOUT);
     if (c->s)
         scc_h2_stream_reset(c->s, NGHTTP2_CANCEL);
+}
+
+int
+relay_connect(struct relay *r, const char *node, const char *authority,
+              const struct scc_h2_stream_cbs *cbs, void *arg, struct scc_h2_stream **out)
+{
+    struct relay_tunnel *t = relay_find(r, node);
+
+    if (t == NULL || scc_h2io_is_closing(t->io))
+        return SCC_ENOTFOUND;
+    return scc_h2_request(scc_h2io_session(t->io), "CONNECT", NULL, authority, NULL, 0, false, cbs,
+                          arg, out);
 }
 
 bool

@@ -304,6 +304,142 @@ class TestClusters(DbxTest):
                  what="the cluster to go")
 
 
+# A service on the driver's loopback: echoes what it got as JSON, a big
+# body on /big, and after a WebSocket-style upgrade, what it reads, upper-cased.
+DRIVER_SERVICE = r"""
+import json, socket, sys, threading
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", int(sys.argv[1])))
+srv.listen(16)
+print("listening", flush=True)
+
+def serve(c):
+    data = b""
+    while b"\r\n\r\n" not in data:
+        more = c.recv(65536)
+        if not more:
+            return
+        data += more
+    head, body = data.split(b"\r\n\r\n", 1)
+    lines = head.decode().split("\r\n")
+    method, path, _ = lines[0].split(" ")
+    hdrs = {k.lower(): v for k, v in (l.split(": ", 1) for l in lines[1:])}
+    while len(body) < int(hdrs.get("content-length", 0)):
+        body += c.recv(65536)
+    if hdrs.get("upgrade") == "websocket":
+        c.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                  b"Connection: Upgrade\r\n\r\n")
+        while True:
+            d = c.recv(65536)
+            if not d:
+                break
+            c.sendall(d.upper())
+    else:
+        out = (b"x" * 3000000 if path == "/big" else
+               json.dumps({"method": method, "path": path, "headers": hdrs,
+                           "body": body.decode()}).encode())
+        c.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                  b"Content-Length: %d\r\n\r\n" % len(out) + out)
+    c.close()
+
+while True:
+    c, _ = srv.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+"""
+
+
+class TestDriverProxy(DbxTest):
+
+    def fresh(self, method, path, body=None, token=None, headers=None):
+        """One request on its own connection (the proxy closes it after)."""
+        ip, port = self.d.endpoints["api"].rsplit(":", 1)
+        conn = _Conn(self.url, (ip, int(port)), self.w.ctx)
+        h = {"Host": self.w.host}
+        if token is not False:
+            h["Authorization"] = "Bearer " + (token or self.w.token)
+        h.update(headers or {})
+        try:
+            conn.request(method, path, body=body, headers=h)
+            r = conn.getresponse()
+            return r.status, r.read(), dict(r.getheaders())
+        finally:
+            conn.close()
+
+    def test_driver_proxy_reaches_the_drivers_loopback_through_its_tunnel(self):
+        port = 18000 + os.getpid() % 1000
+        py = self.path("service.py")
+        with open(py, "w") as f:
+            f.write(DRIVER_SERVICE)
+        cid = self.new_cluster()
+        self.wait_cluster(cid, "RUNNING")
+        rid = self.submit(cid, {"spark_python_task": {"python_file": py,
+                                                      "parameters": [str(port)]}})
+        wait_for(lambda: "listening" in self.output(self.get_run(rid)).get("logs", ""), 30,
+                 what="the service on the driver")
+        wsid = self.ws["properties"]["workspaceId"]
+        base = "/driver-proxy-api/o/%%s/%s/%d" % (cid, port)
+
+        st, body, hdrs = self.fresh("GET", base % "0" + "/some/path?x=1&y=%2F")
+        self.assertEqual(st, 200, body)
+        got = json.loads(body)
+        self.assertEqual((got["method"], got["path"]), ("GET", "/some/path?x=1&y=%2F"))
+        self.assertNotIn("authorization", got["headers"])  # the control plane's token stays here
+        self.assertEqual(got["headers"]["host"], "127.0.0.1:%d" % port)
+        self.assertEqual(got["headers"]["x-forwarded-host"], self.w.host)
+        st, body, _ = self.fresh("POST", base % wsid + "/echo", b'{"a": 1}',
+                                 headers={"Content-Type": "application/json"})
+        self.assertEqual((st, json.loads(body)["body"]), (200, '{"a": 1}'))
+        st, body, _ = self.fresh("GET", base % "0" + "/big")
+        self.assertEqual((st, len(body), body.count(b"x")), (200, 3000000, 3000000))
+        for b in (base % "0", "/driver-proxy/o/0/%s/%d" % (cid, port)):  # no path: "/"
+            st, body, _ = self.fresh("GET", b)
+            self.assertEqual((st, json.loads(body)["path"]), (200, "/"))
+
+        # A WebSocket-style upgrade: 101, then bytes both ways.
+        ip, aport = self.d.endpoints["api"].rsplit(":", 1)
+        s = self.w.ctx.wrap_socket(socket.create_connection((ip, int(aport)), 10),
+                                   server_hostname=self.url)
+        s.sendall(("GET %s/ws HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n"
+                   "Upgrade: websocket\r\nConnection: Upgrade\r\n\r\n"
+                   % (base % "0", self.w.host, self.w.token)).encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += s.recv(4096)
+        self.assertTrue(head.startswith(b"HTTP/1.1 101 "), head)
+        for word in (b"hello", b"through the tunnel"):
+            s.sendall(word)
+            got = b""
+            while len(got) < len(word):
+                got += s.recv(4096)
+            self.assertEqual(got, word.upper())
+        s.close()
+
+        # Errors: JSON, and never a hang.
+        for path, token, status, code in (
+                (base % "0", "scca1.x.y", 401, "UNAUTHENTICATED"),
+                (base % "999", None, 404, "ENDPOINT_NOT_FOUND"),
+                ("/driver-proxy-api/o/0/%s/1" % cid, None, 502, "BAD_GATEWAY"),
+                ("/driver-proxy-api/o/0/nope/%d" % port, None, 400, "INVALID_PARAMETER_VALUE"),
+                ("/driver-proxy-api/o/0/%s/99999" % cid, None, 404, "ENDPOINT_NOT_FOUND")):
+            st, body, hdrs = self.fresh("GET", path, token=token)
+            js = json.loads(body)
+            self.assertEqual((st, js["error_code"]), (status, code), (path, js))
+            self.assertNotIn("refused", js["message"])  # the JS SDK would retry for minutes
+        st, body, _ = self.fresh("GET", base % "0", token=False)
+        self.assertEqual(st, 401)
+
+        # Terminating the cluster ends the run on it, saying so, and closes the proxy.
+        self.w.ok("POST", "/api/2.1/clusters/delete", {"cluster_id": cid})
+        self.wait_cluster(cid, "TERMINATED")
+        st, body, _ = self.fresh("GET", base % "0")
+        self.assertEqual((st, json.loads(body)["error_code"]), (400, "INVALID_STATE"))
+        r = self.wait_run(rid, timeout=20)
+        self.assertEqual(r["state"]["life_cycle_state"], "INTERNAL_ERROR")
+        self.assertIn("was terminated during the run: USER_REQUEST", r["state"]["state_message"])
+        self.assertEqual(self.cluster(cid)["state"], "TERMINATED")  # and stays so
+
+
 class TestNoOutbound(DbxTest):
 
     def test_cluster_without_a_way_to_the_relay_ends_with_npip_tunnel_setup_failure(self):
