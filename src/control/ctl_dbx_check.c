@@ -50,20 +50,29 @@ static const char *const unsupported[] = {
 
 #define ARG_MAX_LEN 4096 /* bytes of one argument */
 
+/* 1 to 5 digits, and nothing else. */
+static bool
+port_ok(const char *p)
+{
+    size_t n = strspn(p, "0123456789");
+
+    return n >= 1 && n <= 5 && p[n] == '\0';
+}
+
 int
 ctl_dbx_host_parse(const char *domain, const char *host, char *id, size_t cap)
 {
     const char *p = host, *colon;
     size_t n = 0, dlen = strlen(domain), rest;
 
-    if (host == NULL || cap == 0 || strncasecmp(p, "adb-", 4) != 0)
+    if (cap == 0)
         return SCC_EINVAL;
-    for (p += 4; isdigit((unsigned char)*p); p++) {
-        if (n + 1 >= cap)
+    id[0] = '\0';
+    if (host == NULL || strncasecmp(p, "adb-", 4) != 0)
+        return SCC_EINVAL;
+    for (p += 4; isdigit((unsigned char)*p); p++)
+        if (++n >= cap)
             return SCC_EINVAL;
-        id[n++] = *p;
-    }
-    id[n] = '\0';
     if (n == 0 || *p++ != '.' || !isdigit((unsigned char)*p))
         return SCC_EINVAL;
     while (isdigit((unsigned char)*p))
@@ -72,12 +81,18 @@ ctl_dbx_host_parse(const char *domain, const char *host, char *id, size_t cap)
         return SCC_EINVAL;
     colon = strchr(p, ':');
     rest = colon ? (size_t)(colon - p) : strlen(p);
-    return rest == dlen && strncasecmp(p, domain, dlen) == 0 ? 0 : SCC_EINVAL;
+    if (rest != dlen || strncasecmp(p, domain, dlen) != 0 || (colon && !port_ok(colon + 1)))
+        return SCC_EINVAL;
+    memcpy(id, host + 4, n);
+    id[n] = '\0';
+    return 0;
 }
 
 static int
-hexval(int ch)
+hexval(char c)
 {
+    int ch = (unsigned char)c;
+
     return isdigit(ch) ? ch - '0' : isxdigit(ch) ? (tolower(ch) - 'a' + 10) : -1;
 }
 
@@ -94,8 +109,9 @@ ctl_dbx_query_get(const char *query, const char *key, char *out, size_t cap)
             int hi, lo;
 
             for (p += klen + 1; p < end && n + 1 < cap; p++) {
+                /* %00 stays as it is: a NUL would cut the value short. */
                 if (*p == '%' && end - p > 2 && (hi = hexval(p[1])) >= 0 &&
-                    (lo = hexval(p[2])) >= 0) {
+                    (lo = hexval(p[2])) >= 0 && (hi | lo) != 0) {
                     out[n++] = (char)(hi << 4 | lo);
                     p += 2;
                 } else
@@ -133,12 +149,22 @@ str_of(const json_t *o, const char *key)
     return json_string_value(json_object_get(o, key));
 }
 
+/* Set, and not to null (clients send nulls for what they leave out). */
+static bool
+present(const json_t *b, const char *key)
+{
+    const json_t *v = json_object_get(b, key);
+
+    return v != NULL && !json_is_null(v);
+}
+
 static bool
 bad_type(const json_t *b, const char *key, char *err, size_t cap)
 {
     const json_t *v = json_object_get(b, key);
 
-    if (v == NULL || (json_is_string(v) && ctl_dbx_node_type(json_string_value(v)) >= 0))
+    if (v == NULL || json_is_null(v) ||
+        (json_is_string(v) && ctl_dbx_node_type(json_string_value(v)) >= 0))
         return false;
     snprintf(err, cap,
              "Node type %.100s is not supported; GET /api/2.1/clusters/list-node-types lists them",
@@ -150,13 +176,16 @@ static bool
 bad_size(const json_t *b, char *err, size_t cap)
 {
     const json_t *nw = json_object_get(b, "num_workers"), *as = json_object_get(b, "autoscale");
-    json_int_t lo = json_integer_value(json_object_get(as, "min_workers"));
-    json_int_t hi = json_integer_value(json_object_get(as, "max_workers"));
+    const json_t *jlo = json_object_get(as, "min_workers"),
+                 *jhi = json_object_get(as, "max_workers");
+    json_int_t lo = json_integer_value(jlo), hi = json_integer_value(jhi);
 
     if (nw && (!json_is_integer(nw) || json_integer_value(nw) < 0 ||
                json_integer_value(nw) > CTL_DBX_WORKERS_MAX))
         snprintf(err, cap, "num_workers must be an integer from 0 to %d", CTL_DBX_WORKERS_MAX);
-    else if (as && (!json_is_object(as) || lo < 0 || hi < 1 || lo > hi || hi > CTL_DBX_WORKERS_MAX))
+    else if (as &&
+             (!json_is_object(as) || (jlo && !json_is_integer(jlo)) || !json_is_integer(jhi) ||
+              lo < 0 || hi < 1 || lo > hi || hi > CTL_DBX_WORKERS_MAX))
         snprintf(err, cap,
                  "autoscale needs 0 <= min_workers <= max_workers <= %d, max_workers >= 1",
                  CTL_DBX_WORKERS_MAX);
@@ -184,8 +213,7 @@ ctl_dbx_spec_check(const json_t *b, char *err, size_t cap)
                  sv);
     else if (bad_type(b, "node_type_id", err, cap) || bad_type(b, "driver_node_type_id", err, cap))
         return SCC_EINVAL;
-    else if (json_object_get(b, "instance_pool_id") ||
-             json_object_get(b, "driver_instance_pool_id"))
+    else if (present(b, "instance_pool_id") || present(b, "driver_instance_pool_id"))
         snprintf(err, cap, "Instance pool %.100s does not exist", pool ? pool : "(not a string)");
     else if (bad_size(b, err, cap))
         return SCC_EINVAL;
@@ -229,20 +257,45 @@ all_strings(const json_t *a)
     return true;
 }
 
-static json_t *
-python_argv(const json_t *py)
+/* The path of python_file: absolute, or a file: URI of one (file:/x,
+ * file:///x; no host); NULL otherwise. */
+static const char *
+python_path(const json_t *py)
 {
-    const char *file = str_of(py, "python_file");
+    const json_t *f = json_object_get(py, "python_file");
+    const char *file = json_string_value(f);
+
+    if (file == NULL || strlen(file) != json_string_length(f) || strlen(file) > ARG_MAX_LEN)
+        return NULL;
+    if (strncmp(file, "file://", 7) == 0)
+        file += 7;
+    else if (strncmp(file, "file:", 5) == 0)
+        file += 5;
+    return file[0] == '/' && file[1] != '/' ? file : NULL;
+}
+
+/* ["python3", FILE, PARAMETERS...]; NULL with why in err. */
+static json_t *
+python_argv(const json_t *py, const char *key, char *err, size_t cap)
+{
+    const char *file = python_path(py);
     const json_t *params = json_object_get(py, "parameters");
     json_t *argv;
 
-    if (file && strncmp(file, "file:", 5) == 0)
-        file += 5;
-    if (file == NULL || file[0] != '/' || strlen(file) > ARG_MAX_LEN ||
-        (params && (!json_is_array(params) || !all_strings(params))))
+    if (file == NULL ||
+        (params && !json_is_null(params) && (!json_is_array(params) || !all_strings(params)))) {
+        snprintf(err, cap,
+                 "Task %.100s: spark_python_task.python_file must be an absolute path on the node "
+                 "(or a file: URI); parameters must be a list of strings",
+                 key);
         return NULL;
-    if ((argv = json_pack("[s, s]", "python3", file)) != NULL && params)
-        json_array_extend(argv, (json_t *)params);
+    }
+    if ((argv = json_pack("[s, s]", "python3", file)) == NULL ||
+        (json_is_array(params) && json_array_extend(argv, (json_t *)params) < 0)) {
+        json_decref(argv);
+        snprintf(err, cap, "Task %.100s: out of memory", key);
+        return NULL;
+    }
     return argv;
 }
 
@@ -269,15 +322,18 @@ ctl_dbx_task_argv(const json_t *t, char *err, size_t cap)
                  key);
         return NULL;
     }
-    if (cmd && json_is_array(a) && json_array_size(a) > 0 && all_strings(a))
-        argv = json_copy((json_t *)a);
-    else if (py)
-        argv = python_argv(py);
-    if (argv == NULL)
-        snprintf(err, cap, "Task %.100s: %s", key,
-                 cmd ? "scc_command_task.argv must be a non-empty list of strings"
-                     : "spark_python_task.python_file must be an absolute path on the node (or "
-                       "a file: URI); parameters must be a list of strings");
+    if (py)
+        return python_argv(py, key, err, cap);
+    if (!json_is_array(a) || json_array_size(a) == 0 || !all_strings(a) ||
+        json_string_length(json_array_get(a, 0)) == 0) {
+        snprintf(err, cap,
+                 "Task %.100s: scc_command_task.argv must be a non-empty list of strings, the "
+                 "first one not empty",
+                 key);
+        return NULL;
+    }
+    if ((argv = json_deep_copy(a)) == NULL)
+        snprintf(err, cap, "Task %.100s: out of memory", key);
     return argv;
 }
 
@@ -319,8 +375,10 @@ ctl_dbx_text(const char *p, size_t n)
     scc_buf_init(&b, 3 * n + 1);
     for (size_t i = 0, len; i < n; i += len ? len : 1) {
         len = utf8_len(u + i, n - i);
-        if (scc_buf_put(&b, len ? p + i : "\xef\xbf\xbd", len ? len : 3) < 0)
-            break;
+        if (scc_buf_put(&b, len ? p + i : "\xef\xbf\xbd", len ? len : 3) < 0) {
+            scc_buf_fini(&b);
+            return NULL; /* never a shortened text */
+        }
     }
     s = json_stringn(b.len ? (const char *)b.data : "", b.len);
     scc_buf_fini(&b);

@@ -580,7 +580,7 @@ apply_spec(json_t *doc, const json_t *b)
         json_t *v = json_object_get(b, spec_keys[i]);
 
         json_object_del(doc, spec_keys[i]);
-        if (v) {
+        if (v && !json_is_null(v)) {
             json_object_set(doc, spec_keys[i], v);
             json_object_set(spec, spec_keys[i], v);
         }

@@ -66,6 +66,7 @@ class Workspace:
 
 
 class DbxTest(ComputeTest):
+    SCC = True  # the workspace ws1 every test starts with
 
     def setUp(self):
         super().setUp()
@@ -73,7 +74,7 @@ class DbxTest(ComputeTest):
         self.port = free_port("127.0.0.2")
         self.boot_sccd(relay_port=self.port)
         self.setup_group()
-        self.workspace(scc=True)
+        self.workspace(scc=self.SCC, **({} if self.SCC else self.injected()))
         self.url = self.ws["properties"]["workspaceUrl"]
         self.w = Workspace(self.d, self.url, read(os.path.join(self.d.data, "admin.token")))
         self.addCleanup(lambda: self.w.conn.close())
@@ -462,6 +463,38 @@ class TestNoOutbound(DbxTest):
         r = self.wait_run(self.submit(cid, {"scc_command_task": {"argv": ["true"]}}), timeout=60)
         self.assertEqual(r["state"]["life_cycle_state"], "INTERNAL_ERROR", r)
         self.assertIn("NPIP_TUNNEL_SETUP_FAILURE", r["state"]["state_message"])
+
+
+class TestUpgrade(DbxTest):
+    SCC = False
+
+    def test_seed_upgrade_with_a_running_cluster(self):
+        """The seed's procedure: a legacy workspace with a running cluster
+        cannot be upgraded (Failed, saying why); terminate the cluster,
+        upgrade, start it again: its nodes have no public IP."""
+        cid = self.new_cluster()
+        self.wait_cluster(cid, "RUNNING")
+        vm = self.vms_of(cid)[0]
+        self.assertIn("publicIPAddress",
+                      self.host_nic(vm["id"])["properties"]["ipConfigurations"][0]["properties"])
+        body = {"location": "eastus", "properties": {"parameters": {
+            "enableNoPublicIp": {"value": True}}}}
+        st = self.api.wait(self.call("PUT", self.ws_id(), body, expect=200)).json
+        self.assertEqual((st["status"], st["error"]["code"]), ("Failed", "WorkspaceUpdateFailed"))
+        self.assertIn("1 node VM(s)", st["error"]["message"])
+        self.assertEqual(self.cluster(cid)["state"], "RUNNING")  # nothing changed for it
+        self.w.ok("POST", "/api/2.1/clusters/delete", {"cluster_id": cid})
+        self.wait_cluster(cid, "TERMINATED")
+        st = self.api.wait(self.call("PUT", self.ws_id(), body, expect=200)).json
+        self.assertEqual(st["status"], "Succeeded", st)
+        self.w.ok("POST", "/api/2.1/clusters/start", {"cluster_id": cid})
+        self.wait_cluster(cid, "RUNNING")
+        vm = self.vms_of(cid)[0]
+        self.assertEqual(vm["tags"]["scc-mode"], "scc")
+        self.assertNotIn("publicIPAddress",
+                         self.host_nic(vm["id"])["properties"]["ipConfigurations"][0]["properties"])
+        r = self.wait_run(self.submit(cid, {"scc_command_task": {"argv": ["echo", "npip"]}}))
+        self.assertEqual(r["state"]["result_state"], "SUCCESS", r)
 
 
 class TestRestart(DbxTest):
