@@ -625,41 +625,61 @@ count_one(struct dbx *d, const char *id, json_t *doc, void *arg)
     (*(size_t *)arg)++;
 }
 
+int
+dbx_cluster_new(struct dbx *d, const struct dbx_ws *ws, const json_t *spec, const char *user,
+                const char *source, char *id, size_t cap)
+{
+    size_t n = 0;
+    json_t *doc;
+
+    dbx_each(d, ws->id, DBX_CLUSTER, count_one, &n);
+    if (n >= DBX_CLUSTERS_MAX)
+        return SCC_EBUSY;
+    if (new_id(id, cap) < 0 || (doc = json_object()) == NULL)
+        return SCC_ENOMEM;
+    json_object_set_new(doc, "cluster_id", json_string(id));
+    apply_spec(doc, spec);
+    json_object_set_new(doc, "creator_user_name", json_string(user));
+    json_object_set_new(doc, "cluster_source", json_string(source));
+    json_object_set_new(doc, "jdbc_port", json_integer(10000));
+    json_object_set_new(doc, "spark_context_id", json_integer(0));
+    json_object_set_new(doc, "default_tags",
+                        json_pack("{s:s, s:s, s:s, s:s}", "Vendor", "Databricks", "Creator", user,
+                                  "ClusterName",
+                                  str_of(doc, "cluster_name") ? str_of(doc, "cluster_name") : "",
+                                  "ClusterId", id));
+    json_object_set_new(dbx_priv(doc), "ws_rid", json_string(ws->rid));
+    begin(doc, "Finding instances for new nodes");
+    event(doc, "CREATING", json_pack("{s:s}", "user", user));
+    dbx_put(d, ws->id, DBX_CLUSTER, id, doc);
+    return 0;
+}
+
+void
+dbx_cluster_end(struct dbx *d, const char *ws, const char *id, const char *code)
+{
+    json_t *doc = dbx_get(d, ws, DBX_CLUSTER, id);
+    const char *st = doc ? state_of(doc) : "TERMINATED";
+
+    if (strcmp(st, "TERMINATED") != 0 && strcmp(st, "TERMINATING") != 0)
+        terminate(d, ws, id, doc, code, "SUCCESS", NULL);
+}
+
 static void
 create(struct dbx_req *q)
 {
     char id[32];
-    size_t n = 0;
-    json_t *doc;
+    int rc;
 
     if (!spec_ok(q, q->body))
         return;
-    dbx_each(q->d, q->ws.id, DBX_CLUSTER, count_one, &n);
-    if (n >= DBX_CLUSTERS_MAX) {
-        dbx_error(q, 400, "QUOTA_EXCEEDED", "The workspace has %zu clusters, the most it may have",
-                  n);
-        return;
-    }
-    if (new_id(id, sizeof(id)) < 0 || (doc = json_object()) == NULL) {
+    if ((rc = dbx_cluster_new(q->d, &q->ws, q->body, q->user, "API", id, sizeof(id))) == 0)
+        dbx_reply(q, 200, json_pack("{s:s}", "cluster_id", id));
+    else if (rc == SCC_EBUSY)
+        dbx_error(q, 400, "QUOTA_EXCEEDED", "The workspace has %d clusters, the most it may have",
+                  DBX_CLUSTERS_MAX);
+    else
         dbx_error(q, 500, "INTERNAL_ERROR", "out of memory");
-        return;
-    }
-    json_object_set_new(doc, "cluster_id", json_string(id));
-    apply_spec(doc, q->body);
-    json_object_set_new(doc, "creator_user_name", json_string(q->user));
-    json_object_set_new(doc, "cluster_source", json_string("API"));
-    json_object_set_new(doc, "jdbc_port", json_integer(10000));
-    json_object_set_new(doc, "spark_context_id", json_integer(0));
-    json_object_set_new(doc, "default_tags",
-                        json_pack("{s:s, s:s, s:s, s:s}", "Vendor", "Databricks", "Creator",
-                                  q->user, "ClusterName",
-                                  str_of(doc, "cluster_name") ? str_of(doc, "cluster_name") : "",
-                                  "ClusterId", id));
-    json_object_set_new(dbx_priv(doc), "ws_rid", json_string(q->ws.rid));
-    begin(doc, "Finding instances for new nodes");
-    event(doc, "CREATING", json_pack("{s:s}", "user", q->user));
-    dbx_put(q->d, q->ws.id, DBX_CLUSTER, id, doc);
-    dbx_reply(q, 200, json_pack("{s:s}", "cluster_id", id));
 }
 
 /* The cluster named by cluster_id, or NULL after answering 400. */

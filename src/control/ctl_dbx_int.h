@@ -116,6 +116,13 @@ void dbx_clusters_tick(struct dbx *d, const char *ws, const char *id, json_t *do
 /* dbx_cluster_driver - the node identity of a RUNNING cluster's driver,
  * or NULL. */
 const char *dbx_cluster_driver(json_t *cluster);
+/* dbx_cluster_new - a cluster of spec (checked by the caller) in ws,
+ * PENDING: the tick launches it.  source: "API", "JOB".  Its id into id;
+ * 0, SCC_EBUSY (DBX_CLUSTERS_MAX reached) or SCC_ENOMEM. */
+int dbx_cluster_new(struct dbx *d, const struct dbx_ws *ws, const json_t *spec, const char *user,
+                    const char *source, char *id, size_t cap);
+/* dbx_cluster_end - terminate it with code (SUCCESS type) unless ending. */
+void dbx_cluster_end(struct dbx *d, const char *ws, const char *id, const char *code);
 /* dbx_cluster_touch - note activity (autotermination counts from it). */
 void dbx_cluster_touch(json_t *cluster);
 /* dbx_cluster_wake - a run wants it: start a TERMINATED one; note activity. */

@@ -236,6 +236,15 @@ tctx_find(struct dbx *d, struct tctx *x, json_t **run, json_t **task)
     return false;
 }
 
+/* The cluster a task runs on: its job cluster, or existing_cluster_id. */
+static const char *
+task_cluster(json_t *run, json_t *task)
+{
+    const char *jc = str_of(tpriv(run, task), "cluster");
+
+    return jc ? jc : str_of(task, "existing_cluster_id");
+}
+
 static const char *
 agent_id(json_t *run, json_t *task)
 {
@@ -445,7 +454,7 @@ start_task(struct dbx *d, const char *ws, json_t *run, json_t *task, const char 
     json_t *spec = json_pack("{s:s, s:O, s:{s:O, s:s}}", "id", agent_id(run, task), "command",
                              json_object_get(tp, "argv"), "env", "DATABRICKS_RUN_ID",
                              json_object_get(run, "run_id"), "DATABRICKS_CLUSTER_ID",
-                             str_of(task, "existing_cluster_id"));
+                             task_cluster(run, task));
     char *body = NULL;
 
     /* The run id in the environment as text. */
@@ -466,7 +475,7 @@ start_task(struct dbx *d, const char *ws, json_t *run, json_t *task, const char 
 static void
 tick_pending(struct dbx *d, const char *ws, json_t *run, json_t *task)
 {
-    const char *cid = str_of(task, "existing_cluster_id"), *driver;
+    const char *cid = task_cluster(run, task), *driver;
     json_t *cl = cid ? dbx_get(d, ws, DBX_CLUSTER, cid) : NULL, *tp = tpriv(run, task);
     const char *cst = cl ? str_of(cl, "state") : NULL;
     char msg[700];
@@ -484,7 +493,8 @@ tick_pending(struct dbx *d, const char *ws, json_t *run, json_t *task)
     } else if ((driver = dbx_cluster_driver(cl)) != NULL) {
         start_task(d, ws, run, task, driver);
         return;
-    } else if (strcmp(cst, "TERMINATED") == 0 && !json_is_true(json_object_get(tp, "woke"))) {
+    } else if (strcmp(cst, "TERMINATED") == 0 && !json_is_true(json_object_get(tp, "woke")) &&
+               str_of(tp, "cluster") == NULL) { /* a job cluster that ended is not restarted */
         json_object_set_new(tp, "woke", json_true());
         dbx_cluster_wake(d, ws, cid, cl, str_of(run, "creator_user_name"));
         set_task_state(task, "PENDING", NULL, "Waiting for cluster");
@@ -505,7 +515,7 @@ static void
 tick_running(struct dbx *d, const char *ws, json_t *run, json_t *task)
 {
     json_t *tp = tpriv(run, task), *lost = json_object_get(tp, "lost_since");
-    const char *node = str_of(tp, "node"), *cid = str_of(task, "existing_cluster_id");
+    const char *node = str_of(tp, "node"), *cid = task_cluster(run, task);
     json_t *cl = dbx_get(d, ws, DBX_CLUSTER, cid);
     int64_t now = dbx_now(), deadline = json_integer_value(json_object_get(tp, "deadline"));
     struct tctx *x;
@@ -553,13 +563,32 @@ tick_running(struct dbx *d, const char *ws, json_t *run, json_t *task)
     collect_next(d, x, node);
 }
 
+/* A job cluster ends with its task, whatever the task's end. */
+static void
+end_job_clusters(struct dbx *d, const char *ws, json_t *run)
+{
+    size_t i;
+    json_t *t, *tp;
+
+    json_array_foreach(json_object_get(run, "tasks"), i, t)
+    {
+        tp = tpriv(run, t);
+        if (!terminal(t) || str_of(tp, "cluster") == NULL ||
+            json_is_true(json_object_get(tp, "cluster_ended")))
+            continue;
+        dbx_cluster_end(d, ws, str_of(tp, "cluster"), "JOB_FINISHED");
+        json_object_set_new(tp, "cluster_ended", json_true());
+        dbx_save(d, ws, DBX_RUN, str_of(dbx_priv(run), "id"));
+    }
+}
+
 void
 dbx_runs_tick(struct dbx *d, const char *ws, const char *id, json_t *run)
 {
     size_t i;
     json_t *t;
 
-    (void)id;
+    end_job_clusters(d, ws, run);
     if (strcmp(life(run), "TERMINATED") == 0 || strcmp(life(run), "INTERNAL_ERROR") == 0)
         return;
     json_array_foreach(json_object_get(run, "tasks"), i, t)
@@ -587,9 +616,9 @@ task_new(struct dbx_req *q, const json_t *t, json_t *seen, json_int_t trid, json
     json_t *cl, *task;
     char err[400];
     static const char *const keep[] = {
-            "task_key",         "existing_cluster_id", "depends_on", "spark_python_task",
-            "scc_command_task", "timeout_seconds",     "run_if",     "libraries",
-            "description"};
+            "task_key",          "existing_cluster_id", "new_cluster",     "depends_on",
+            "spark_python_task", "scc_command_task",    "timeout_seconds", "run_if",
+            "libraries",         "description"};
 
     if (!ctl_dbx_task_key_ok(key)) {
         dbx_error(q, 400, "INVALID_PARAMETER_VALUE",
@@ -600,17 +629,26 @@ task_new(struct dbx_req *q, const json_t *t, json_t *seen, json_int_t trid, json
         dbx_error(q, 400, "INVALID_PARAMETER_VALUE", "Task key %s is used twice", key);
         return NULL;
     }
-    if (json_object_get(t, "new_cluster") || json_object_get(t, "job_cluster_key") ||
-        json_object_get(t, "environment_key")) {
+    if (json_object_get(t, "job_cluster_key") || json_object_get(t, "environment_key")) {
         dbx_error(q, 400, "INVALID_PARAMETER_VALUE",
-                  "Task %s: new_cluster, job clusters and serverless environments are not "
-                  "supported by this control plane yet; create a cluster and give "
-                  "existing_cluster_id",
+                  "Task %s: job clusters and serverless environments are not supported by this "
+                  "control plane yet; give new_cluster or existing_cluster_id",
                   key);
         return NULL;
     }
+    if (json_object_get(t, "new_cluster") && cid) {
+        dbx_error(q, 400, "INVALID_PARAMETER_VALUE",
+                  "Task %s: give existing_cluster_id or new_cluster, not both", key);
+        return NULL;
+    }
+    if (json_object_get(t, "new_cluster") &&
+        ctl_dbx_spec_check(json_object_get(t, "new_cluster"), err, sizeof(err)) < 0) {
+        dbx_error(q, 400, "INVALID_PARAMETER_VALUE", "Task %s: new_cluster: %s", key, err);
+        return NULL;
+    }
     cl = cid ? dbx_get(q->d, q->ws.id, DBX_CLUSTER, cid) : NULL;
-    if (cl == NULL || json_object_get(dbx_priv(cl), "permanent")) {
+    if (!json_object_get(t, "new_cluster") &&
+        (cl == NULL || json_object_get(dbx_priv(cl), "permanent"))) {
         dbx_error(q, 400, "INVALID_PARAMETER_VALUE", "Cluster %s does not exist",
                   cid ? cid : "(no existing_cluster_id given)");
         return NULL;
@@ -625,8 +663,9 @@ task_new(struct dbx_req *q, const json_t *t, json_t *seen, json_int_t trid, json
             json_object_set(task, keep[i], json_object_get(t, keep[i]));
     json_object_set_new(task, "run_id", json_integer(trid));
     json_object_set_new(task, "attempt_number", json_integer(0));
-    json_object_set_new(task, "cluster_instance",
-                        json_pack("{s:s, s:s}", "cluster_id", cid, "spark_context_id", "0"));
+    json_object_set_new(
+            task, "cluster_instance",
+            json_pack("{s:s, s:s}", "cluster_id", cid ? cid : "", "spark_context_id", "0"));
     set_task_state(task, "PENDING", NULL, "Waiting for cluster");
     json_object_set_new(task, "status", status_of("PENDING", NULL, NULL));
     json_object_set_new(seen, key, json_true());
@@ -681,12 +720,12 @@ submit_tasks(struct dbx_req *q, json_t *run, json_int_t rid)
 {
     json_t *tasks = json_object_get(q->body, "tasks"), *out = json_array(), *seen = json_object();
     json_t *t, *task, *argv = NULL;
-    json_int_t timeout = json_integer_value(json_object_get(q->body, "timeout_seconds"));
+    json_int_t run_timeout = json_integer_value(json_object_get(q->body, "timeout_seconds"));
     size_t i;
 
     json_array_foreach(tasks, i, t)
     {
-        json_int_t trid = rid + 1 + (json_int_t)i;
+        json_int_t trid = rid + 1 + (json_int_t)i, timeout = run_timeout;
         json_t *tp;
 
         if ((task = task_new(q, t, seen, trid, &argv)) == NULL) {
@@ -706,6 +745,41 @@ submit_tasks(struct dbx_req *q, json_t *run, json_int_t rid)
     }
     json_decref(seen);
     return out;
+}
+
+/* Every task with new_cluster gets a cluster of its own (cluster_source
+ * JOB), ended when the task ends.  Only after every task was checked, so a
+ * refused submit makes none; false after answering. */
+static bool
+job_clusters(struct dbx_req *q, json_t *run, json_t *tasks)
+{
+    char id[32];
+    size_t i;
+    json_t *t;
+    int rc = 0;
+
+    json_array_foreach(tasks, i, t)
+    {
+        if (json_object_get(t, "new_cluster") == NULL)
+            continue;
+        if ((rc = dbx_cluster_new(q->d, &q->ws, json_object_get(t, "new_cluster"), q->user, "JOB",
+                                  id, sizeof(id))) < 0)
+            break;
+        json_object_set_new(tpriv(run, t), "cluster", json_string(id));
+        json_object_set_new(json_object_get(t, "cluster_instance"), "cluster_id", json_string(id));
+    }
+    if (rc == 0)
+        return true;
+    json_array_foreach(tasks, i, t) /* the ones made before: gone again */
+    {
+        if (str_of(tpriv(run, t), "cluster"))
+            dbx_del(q->d, q->ws.id, DBX_CLUSTER, str_of(tpriv(run, t), "cluster"));
+    }
+    dbx_error(q, rc == SCC_EBUSY ? 400 : 500, rc == SCC_EBUSY ? "QUOTA_EXCEEDED" : "INTERNAL_ERROR",
+              rc == SCC_EBUSY ? "The workspace has %d clusters, the most it may have"
+                              : "out of memory (%d)",
+              rc == SCC_EBUSY ? DBX_CLUSTERS_MAX : rc);
+    return false;
 }
 
 static void
@@ -733,6 +807,11 @@ submit(struct dbx_req *q)
         return;
     }
     if ((shaped = submit_tasks(q, run, rid)) == NULL) {
+        json_decref(run);
+        return;
+    }
+    if (!job_clusters(q, run, shaped)) {
+        json_decref(shaped);
         json_decref(run);
         return;
     }

@@ -291,7 +291,9 @@ class TestClusters(DbxTest):
                            ({"spark_python_task": {"python_file": "dbfs:/x.py"}}, "absolute"),
                            ({"scc_command_task": {"argv": []}}, "non-empty"),
                            ({"new_cluster": {"spark_version": LTS},
-                             "scc_command_task": {"argv": ["true"]}}, "new_cluster")):
+                             "scc_command_task": {"argv": ["true"]}}, "not both"),
+                           ({"job_cluster_key": "j",
+                             "scc_command_task": {"argv": ["true"]}}, "job clusters")):
             body = {"tasks": [dict({"task_key": "k", "existing_cluster_id": cid}, **task)]}
             st, js, _ = w.call("POST", "/api/2.2/jobs/runs/submit", body)
             self.assertEqual((st, js["error_code"]), (400, "INVALID_PARAMETER_VALUE"), task)
@@ -348,6 +350,34 @@ while True:
     c, _ = srv.accept()
     threading.Thread(target=serve, args=(c,), daemon=True).start()
 """
+
+
+class TestJobClusters(DbxTest):
+
+    def test_new_cluster_runs_on_a_cluster_of_its_own_that_ends_with_it(self):
+        spec = {"spark_version": LTS, "num_workers": 1}
+        # A bad new_cluster is refused and makes nothing.
+        st, js, _ = self.w.call("POST", "/api/2.2/jobs/runs/submit", {"tasks": [
+            {"task_key": "a", "new_cluster": spec, "scc_command_task": {"argv": ["true"]}},
+            {"task_key": "b", "new_cluster": {"num_workers": 1},
+             "scc_command_task": {"argv": ["true"]}}]})
+        self.assertEqual((st, js["error_code"]), (400, "INVALID_PARAMETER_VALUE"))
+        self.assertIn("Task b: new_cluster: Missing required field: spark_version", js["message"])
+        self.assertEqual(self.w.ok("GET", "/api/2.1/clusters/list"), {})
+
+        rid = self.w.ok("POST", "/api/2.2/jobs/runs/submit", {"tasks": [
+            {"task_key": "a", "new_cluster": spec,
+             "scc_command_task": {"argv": ["sh", "-c", "echo job-$DATABRICKS_CLUSTER_ID"]}}]}
+                        )["run_id"]
+        r = self.wait_run(rid, timeout=90)
+        self.assertEqual(r["state"]["result_state"], "SUCCESS", r)
+        cid = r["tasks"][0]["cluster_instance"]["cluster_id"]
+        self.assertEqual(r["tasks"][0]["new_cluster"], spec)
+        self.assertIn("job-%s\n" % cid, self.output(r)["logs"])
+        c = self.wait_cluster(cid, "TERMINATED")
+        self.assertEqual((c["cluster_source"], c["termination_reason"]["code"]),
+                         ("JOB", "JOB_FINISHED"))
+        self.assertEqual(self.vms_of(cid), [])
 
 
 class TestDriverProxy(DbxTest):
