@@ -571,6 +571,8 @@ route(struct dbx_req *q, const char *path)
         dbx_clusters_route(q);
     else if (api_path(path, "jobs/runs", q->op, sizeof(q->op)) && path[7] != '0')
         dbx_runs_route(q);
+    else if (api_path(path, "sql/warehouses", q->op, sizeof(q->op)) && path[7] == '0')
+        dbx_warehouses_route(q);
     else if (strcmp(path, "/api/2.0/preview/scim/v2/Me") == 0 && strcmp(q->method, "GET") == 0)
         me(q);
     else if (strcmp(path, "/.well-known/databricks-config") == 0)
@@ -659,6 +661,7 @@ ctl_dbx_request(struct ctl *c, const struct ctl_arm_req *req, const char *author
     q->done = done;
     q->arg = arg;
     q->query = req->query ? scc_strdup(req->query) : NULL;
+    snprintf(q->host, sizeof(q->host), "%.*s", (int)strcspn(req->host, ":"), req->host);
     if (parse_body(q, req))
         route(q, req->path);
 }
@@ -721,6 +724,8 @@ load_run(void *arg)
 
     if ((j->rc = ctl_store_dbx_each(j->c->store, DBX_CLUSTER, load_one, j)) == 0)
         j->rc = ctl_store_dbx_each(j->c->store, DBX_RUN, load_one, j);
+    if (j->rc == 0)
+        j->rc = ctl_store_dbx_each(j->c->store, DBX_WH, load_one, j);
 }
 
 int

@@ -513,6 +513,15 @@ begin(json_t *doc, const char *msg)
     json_object_set_new(priv, "nodes", json_array());
 }
 
+bool
+dbx_cluster_visible(json_t *doc)
+{
+    json_t *priv = doc ? dbx_priv(doc) : NULL;
+
+    return doc && !json_is_true(json_object_get(priv, "permanent")) &&
+           !json_is_true(json_object_get(priv, "hidden"));
+}
+
 void
 dbx_cluster_touch(json_t *doc)
 {
@@ -695,7 +704,7 @@ find(struct dbx_req *q, char *id, size_t cap)
     }
     if (cid != id)
         snprintf(id, cap, "%s", cid);
-    if (doc == NULL || json_is_true(json_object_get(dbx_priv(doc), "permanent"))) {
+    if (!dbx_cluster_visible(doc)) {
         dbx_error(q, 400, "INVALID_PARAMETER_VALUE", "Cluster %s does not exist", id);
         return NULL;
     }
@@ -788,7 +797,7 @@ static void
 list_one(struct dbx *d, const char *id, json_t *doc, void *arg)
 {
     (void)d, (void)id;
-    if (!json_is_true(json_object_get(dbx_priv(doc), "permanent")))
+    if (dbx_cluster_visible(doc))
         json_array_append_new(arg, dbx_public(doc));
 }
 

@@ -22,6 +22,7 @@
 #define DBX_CLUSTER "cluster"
 #define DBX_RUN     "run"
 #define DBX_LOG     "log" /* a finished task's output, store only */
+#define DBX_WH      "warehouse"
 #define DBX_PRIV    "_scc"
 
 #define DBX_LOGS_MAX     (5u << 20) /* the last bytes of a task's output kept, as Databricks */
@@ -57,6 +58,7 @@ struct dbx_req {
     struct dbx *d;
     struct dbx_ws ws;
     char user[64];
+    char host[256]; /* the workspace's host name, without a port */
     const char *method;
     char op[64];  /* the path after /api/2.x/<area>/ */
     char *query;  /* owned, may be NULL */
@@ -123,6 +125,9 @@ int dbx_cluster_new(struct dbx *d, const struct dbx_ws *ws, const json_t *spec, 
                     const char *source, char *id, size_t cap);
 /* dbx_cluster_end - terminate it with code (SUCCESS type) unless ending. */
 void dbx_cluster_end(struct dbx *d, const char *ws, const char *id, const char *code);
+/* dbx_cluster_visible - does it exist for clients?  Not when permanently
+ * deleted, nor when it is a SQL warehouse's (hidden). */
+bool dbx_cluster_visible(json_t *cluster);
 /* dbx_cluster_touch - note activity (autotermination counts from it). */
 void dbx_cluster_touch(json_t *cluster);
 /* dbx_cluster_wake - a run wants it: start a TERMINATED one; note activity. */
@@ -131,6 +136,9 @@ void dbx_cluster_wake(struct dbx *d, const char *ws, const char *id, json_t *doc
 /* ---- ctl_dbx_proxy.c ---- */
 #define DBX_PROXIES_MAX 256 /* driver-proxy connections at once */
 void dbx_proxies_close(struct dbx *d);
+
+/* ---- ctl_dbx_wh.c ---- */
+void dbx_warehouses_route(struct dbx_req *q);
 
 /* ---- ctl_dbx_run.c ---- */
 void dbx_runs_route(struct dbx_req *q);

@@ -425,8 +425,7 @@ proxy_open(struct dbx_proxy *p, const struct ctl_dbx_proxy_req *req)
         return false;
     }
     snprintf(p->what, sizeof(p->what), "port %u of the driver of cluster %s", port, cid);
-    if ((cl = dbx_get(p->d, ws.id, DBX_CLUSTER, cid)) == NULL ||
-        json_object_get(dbx_priv(cl), "permanent")) {
+    if (!dbx_cluster_visible(cl = dbx_get(p->d, ws.id, DBX_CLUSTER, cid))) {
         fail(p, 400, "INVALID_PARAMETER_VALUE", "Cluster %s does not exist", cid);
         return false;
     }

@@ -647,8 +647,7 @@ task_new(struct dbx_req *q, const json_t *t, json_t *seen, json_int_t trid, json
         return NULL;
     }
     cl = cid ? dbx_get(q->d, q->ws.id, DBX_CLUSTER, cid) : NULL;
-    if (!json_object_get(t, "new_cluster") &&
-        (cl == NULL || json_object_get(dbx_priv(cl), "permanent"))) {
+    if (!json_object_get(t, "new_cluster") && !dbx_cluster_visible(cl)) {
         dbx_error(q, 400, "INVALID_PARAMETER_VALUE", "Cluster %s does not exist",
                   cid ? cid : "(no existing_cluster_id given)");
         return NULL;

@@ -380,6 +380,70 @@ class TestJobClusters(DbxTest):
         self.assertEqual(self.vms_of(cid), [])
 
 
+class TestWarehouses(DbxTest):
+
+    def wh(self, wid):
+        return self.w.ok("GET", "/api/2.0/sql/warehouses/" + wid)
+
+    def wait_wh(self, wid, state, timeout=60):
+        return wait_for(lambda: (lambda x: x if x["state"] == state else None)(self.wh(wid)),
+                        timeout, interval=0.3, what="warehouse %s %s" % (wid, state))
+
+    def mrg_vms(self):
+        mrg = self.ws["properties"]["managedResourceGroupId"]
+        return self.call("GET", mrg + "/providers/Microsoft.Compute/virtualMachines",
+                         version="2024-07-01", expect=200).json["value"]
+
+    def test_warehouse_is_a_cluster_of_vms_that_starts_and_stops(self):
+        w = self.w
+        for body, status, text in (
+                ({"cluster_size": "Small"}, 400, "name"),
+                ({"name": "wh", "cluster_size": "Huge"}, 400, "cluster_size"),
+                ({"name": "wh", "cluster_size": "Small", "enable_serverless_compute": True},
+                 400, "Serverless"),
+                ({"name": "wh", "cluster_size": "Small", "auto_stop_mins": 5}, 400,
+                 "auto_stop_mins"),
+                ({"name": "wh", "cluster_size": "Small", "min_num_clusters": 2,
+                  "max_num_clusters": 1}, 400, "max_num_clusters")):
+            st, js, _ = w.call("POST", "/api/2.0/sql/warehouses", body)
+            self.assertEqual(st, status, js)
+            self.assertIn(text, js["message"])
+        self.assertEqual(w.ok("GET", "/api/2.0/sql/warehouses"), {})
+
+        wid = w.ok("POST", "/api/2.0/sql/warehouses",
+                   {"name": "bi", "cluster_size": "X-Small", "auto_stop_mins": 0})["id"]
+        self.assertRegex(wid, "^[0-9a-f]{16}$")
+        st, js, _ = w.call("POST", "/api/2.0/sql/warehouses",
+                           {"name": "bi", "cluster_size": "Small"})
+        self.assertEqual((st, js["error_code"]), (409, "RESOURCE_ALREADY_EXISTS"))
+        self.assertIn(self.wh(wid)["state"], ("STARTING", "RUNNING"))
+        x = self.wait_wh(wid, "RUNNING")
+        self.assertEqual(x["health"]["status"], "HEALTHY")
+        self.assertEqual(x["odbc_params"]["path"], "/sql/1.0/warehouses/" + wid)
+        self.assertEqual(x["odbc_params"]["hostname"], self.url)
+        self.assertEqual(len(self.mrg_vms()), 2)  # X-Small: a driver and a worker
+        self.assertEqual(w.ok("GET", "/api/2.1/clusters/list"), {})  # not a cluster to users
+        self.assertEqual([x["id"] for x in w.ok("GET", "/api/2.0/sql/warehouses")["warehouses"]],
+                         [wid])
+
+        # start and stop come without a body, as the JS SDK sends them.
+        st, js, _ = w.call("POST", "/api/2.0/sql/warehouses/%s/stop" % wid, raw=b"")
+        self.assertEqual(st, 200, js)
+        self.wait_wh(wid, "STOPPED")
+        self.assertEqual(self.mrg_vms(), [])
+        w.ok("POST", "/api/2.0/sql/warehouses/%s/edit" % wid, {"cluster_size": "2X-Small"})
+        self.assertEqual(self.wh(wid)["cluster_size"], "2X-Small")
+        st, js, _ = w.call("POST", "/api/2.0/sql/warehouses/%s/start" % wid, raw=b"")
+        self.assertEqual(st, 200, js)
+        self.wait_wh(wid, "RUNNING")
+        self.assertEqual(len(self.mrg_vms()), 1)  # the new size
+        st, js, _ = w.call("DELETE", "/api/2.0/sql/warehouses/" + wid)
+        self.assertEqual(st, 200, js)
+        st, js, _ = w.call("GET", "/api/2.0/sql/warehouses/" + wid)
+        self.assertEqual((st, js["error_code"]), (404, "RESOURCE_DOES_NOT_EXIST"))
+        wait_for(lambda: self.mrg_vms() == [], 30, what="the warehouse's VMs to go")
+
+
 class TestDriverProxy(DbxTest):
 
     def fresh(self, method, path, body=None, token=None, headers=None):
@@ -493,6 +557,13 @@ class TestNoOutbound(DbxTest):
         r = self.wait_run(self.submit(cid, {"scc_command_task": {"argv": ["true"]}}), timeout=60)
         self.assertEqual(r["state"]["life_cycle_state"], "INTERNAL_ERROR", r)
         self.assertIn("NPIP_TUNNEL_SETUP_FAILURE", r["state"]["state_message"])
+        # A SQL warehouse there says the same in its health.
+        wid = self.w.ok("POST", "/api/2.0/sql/warehouses",
+                        {"name": "bi", "cluster_size": "2X-Small"})["id"]
+        x = wait_for(lambda: (lambda x: x if x["state"] == "STOPPED" else None)(
+            self.w.ok("GET", "/api/2.0/sql/warehouses/" + wid)), 60, what="the warehouse stopped")
+        self.assertEqual(x["health"]["status"], "FAILED", x)
+        self.assertEqual(x["health"]["failure_reason"]["code"], "NPIP_TUNNEL_SETUP_FAILURE")
 
 
 class TestUpgrade(DbxTest):
