@@ -668,6 +668,57 @@ ctl_dbx_request(struct ctl *c, const struct ctl_arm_req *req, const char *author
 
 /* ---- the tick ---- */
 
+#define GC_TICKS 10 /* how often to look for documents of deleted workspaces */
+
+struct gc_job {
+    struct ctl *c;
+    char ws[24];
+};
+
+static void
+gc_run(void *arg)
+{
+    struct gc_job *j = arg;
+
+    if (ctl_store_dbx_del_ws(j->c->store, j->ws) < 0)
+        scc_log_error(&j->c->log, "workspace %s: cannot remove its documents: %s", j->ws,
+                      ctl_store_errmsg(j->c->store));
+}
+
+/* A workspace deleted through ARM leaves clusters, runs and warehouses
+ * nobody can reach (its VMs went with its managed resource group): they go. */
+static void
+gc(struct dbx *d, json_t *keys)
+{
+    json_t *alive = json_object(), *k;
+    struct dbx_ws ws;
+    struct gc_job *j;
+    char id[24];
+    size_t i;
+
+    json_array_foreach(keys, i, k)
+    {
+        if (sscanf(json_string_value(k), "%23[0-9]/", id) != 1 || json_object_get(alive, id))
+            continue;
+        json_object_set_new(alive, id, json_boolean(ws_find(d, id, &ws)));
+        if (json_is_true(json_object_get(alive, id)) || (j = scc_calloc(1, sizeof(*j))) == NULL)
+            continue;
+        scc_log_info(&d->c->log, "workspace %s is gone: its clusters, runs and warehouses go too",
+                     id);
+        j->c = d->c;
+        snprintf(j->ws, sizeof(j->ws), "%s", id);
+        if (scc_worker_submit(d->c->worker, gc_run, scc_free, j) < 0)
+            scc_free(j);
+    }
+    json_array_foreach(keys, i, k)
+    {
+        if (sscanf(json_string_value(k), "%23[0-9]/", id) == 1 &&
+            json_is_false(json_object_get(alive, id)))
+            json_object_del(d->objs, json_string_value(k));
+    }
+    json_decref(alive);
+}
+
 static void
 on_tick(evutil_socket_t fd, short what, void *arg)
 {
@@ -680,6 +731,8 @@ on_tick(evutil_socket_t fd, short what, void *arg)
     (void)fd, (void)what;
     /* Keys first: a tick may add or remove documents. */
     json_object_foreach(d->objs, key, doc) json_array_append_new(keys, json_string(key));
+    if (++d->ticks % GC_TICKS == 0)
+        gc(d, keys);
     json_array_foreach(keys, i, doc)
     {
         key = json_string_value(doc);

@@ -34,20 +34,12 @@
 #define ARM_API_VERSION "api-version=2024-05-01"
 #define EVENTS_MAX      500
 
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
-
 /* ---- small helpers ---- */
-
-static const char *
-str_of(const json_t *o, const char *key)
-{
-    return json_string_value(json_object_get(o, key));
-}
 
 static const char *
 state_of(const json_t *doc)
 {
-    const char *s = str_of(doc, "state");
+    const char *s = dbx_str(doc, "state");
 
     return s ? s : "UNKNOWN";
 }
@@ -64,9 +56,9 @@ event(json_t *doc, const char *type, json_t *details)
     if (json_array_size(ev) >= EVENTS_MAX)
         json_array_remove(ev, 0);
     json_array_append_new(ev,
-                          json_pack("{s:s, s:I, s:s, s:o}", "cluster_id", str_of(doc, "cluster_id"),
-                                    "timestamp", (json_int_t)dbx_now(), "type", type, "details",
-                                    details ? details : json_object()));
+                          json_pack("{s:s, s:I, s:s, s:o}", "cluster_id",
+                                    dbx_str(doc, "cluster_id"), "timestamp", (json_int_t)dbx_now(),
+                                    "type", type, "details", details ? details : json_object()));
 }
 
 static void
@@ -97,8 +89,8 @@ static void
 terminated(json_t *doc)
 {
     const json_t *r = json_object_get(doc, "termination_reason");
-    const char *code = str_of(r, "code");
-    const char *msg = str_of(json_object_get(r, "parameters"), "databricks_error_message");
+    const char *code = dbx_str(r, "code");
+    const char *msg = dbx_str(json_object_get(r, "parameters"), "databricks_error_message");
     char t[96], text[700];
 
     title(code ? code : "UNKNOWN", t, sizeof(t));
@@ -114,7 +106,7 @@ terminate(struct dbx *d, const char *ws, const char *id, json_t *doc, const char
 {
     json_t *reason = json_pack("{s:s, s:s, s:o}", "code", code, "type", type, "parameters",
                                params ? params : json_object());
-    const char *msg = str_of(json_object_get(reason, "parameters"), "databricks_error_message");
+    const char *msg = dbx_str(json_object_get(reason, "parameters"), "databricks_error_message");
     char sm[600], t[96];
 
     title(code, t, sizeof(t));
@@ -177,8 +169,8 @@ arm_err(const struct ctl_arm_resp *resp, char *code, size_t ccap, char *msg, siz
     json_t *b = resp->body ? json_loadb(resp->body, resp->body_len, 0, NULL) : NULL;
     json_t *e = json_object_get(b, "error");
 
-    snprintf(code, ccap, "%s", str_of(e, "code") ? str_of(e, "code") : "InternalError");
-    snprintf(msg, mcap, "%s", str_of(e, "message") ? str_of(e, "message") : "no message");
+    snprintf(code, ccap, "%s", dbx_str(e, "code") ? dbx_str(e, "code") : "InternalError");
+    snprintf(msg, mcap, "%s", dbx_str(e, "message") ? dbx_str(e, "message") : "no message");
     json_decref(b);
 }
 
@@ -256,7 +248,7 @@ launch(struct dbx *d, const char *ws, const char *id, json_t *doc)
         workers = json_integer_value(
                 json_object_get(json_object_get(doc, "autoscale"), "min_workers"));
     snprintf(path, sizeof(path), "%s/createNodes?" ARM_API_VERSION,
-             str_of(dbx_priv(doc), "ws_rid"));
+             dbx_str(dbx_priv(doc), "ws_rid"));
     (void)call_arm(d, ws, id, doc, "POST", path,
                    json_pack("{s:I, s:s}", "count", workers + 1, "clusterName", id), created);
 }
@@ -298,15 +290,15 @@ op_polled(struct dbx *d, void *ctx, const struct ctl_arm_resp *resp)
     if (doc == NULL || resp->status != 200)
         goto out;
     b = json_loadb(resp->body, resp->body_len, 0, NULL);
-    if ((st = str_of(b, "status")) == NULL || strcmp(st, "InProgress") == 0)
+    if ((st = dbx_str(b, "status")) == NULL || strcmp(st, "InProgress") == 0)
         goto out;
     json_object_del(dbx_priv(doc), "op");
     if (strcmp(st, "Succeeded") != 0 && strcmp(state_of(doc), "PENDING") == 0) {
         json_t *e = json_object_get(b, "error");
-        const char *code = str_of(e, "code") ? str_of(e, "code") : "";
+        const char *code = dbx_str(e, "code") ? dbx_str(e, "code") : "";
         bool net = strstr(code, "NoOutboundConnectivity") != NULL;
 
-        snprintf(msg, sizeof(msg), "%s", str_of(e, "message") ? str_of(e, "message") : st);
+        snprintf(msg, sizeof(msg), "%s", dbx_str(e, "message") ? dbx_str(e, "message") : st);
         terminate(d, x->ws, x->id, doc,
                   net ? "NPIP_TUNNEL_SETUP_FAILURE" : "CLOUD_PROVIDER_LAUNCH_FAILURE",
                   net ? "CLIENT_ERROR" : "CLOUD_FAILURE",
@@ -329,8 +321,8 @@ all_connected(struct dbx *d, json_t *nodes, const char **missing)
 
     json_array_foreach(nodes, i, n)
     {
-        if (!dbx_node_connected(d, str_of(n, "node"))) {
-            *missing = str_of(n, "name");
+        if (!dbx_node_connected(d, dbx_str(n, "node"))) {
+            *missing = dbx_str(n, "name");
             return false;
         }
     }
@@ -342,12 +334,12 @@ all_connected(struct dbx *d, json_t *nodes, const char **missing)
 static void
 nic_ip(struct dbx *d, const json_t *node, const char *which, char *ip, size_t cap)
 {
-    const char *nic = str_of(node, which);
+    const char *nic = dbx_str(node, which);
     const struct arm_entry *e = nic ? arm_cache_get(d->c->arm, nic) : NULL;
     json_t *b = e ? json_loadb(e->text, e->len, 0, NULL) : NULL;
     json_t *cfg = json_array_get(
             json_object_get(json_object_get(b, "properties"), "ipConfigurations"), 0);
-    const char *v = str_of(json_object_get(cfg, "properties"), "privateIPAddress");
+    const char *v = dbx_str(json_object_get(cfg, "properties"), "privateIPAddress");
 
     snprintf(ip, cap, "%s", v ? v : "");
     json_decref(b);
@@ -360,8 +352,8 @@ spark_node(struct dbx *d, const json_t *node, int64_t now)
 
     nic_ip(d, node, "nic", ip, sizeof(ip));
     nic_ip(d, node, "host_nic", host, sizeof(host));
-    return json_pack("{s:s, s:s, s:s, s:s, s:I}", "node_id", str_of(node, "name"), "instance_id",
-                     str_of(node, "name"), "private_ip", ip, "host_private_ip", host,
+    return json_pack("{s:s, s:s, s:s, s:s, s:I}", "node_id", dbx_str(node, "name"), "instance_id",
+                     dbx_str(node, "name"), "private_ip", ip, "host_private_ip", host,
                      "start_timestamp", (json_int_t)now);
 }
 
@@ -370,7 +362,7 @@ running(struct dbx *d, const char *ws, const char *id, json_t *doc)
 {
     json_t *nodes = json_object_get(dbx_priv(doc), "nodes"), *ex = json_array();
     int64_t now = dbx_now();
-    int ti = ctl_dbx_node_type(str_of(doc, "node_type_id"));
+    int ti = ctl_dbx_node_type(dbx_str(doc, "node_type_id"));
     size_t n = json_array_size(nodes);
     bool restart = strcmp(state_of(doc), "RESTARTING") == 0;
 
@@ -403,8 +395,8 @@ tick_pending(struct dbx *d, const char *ws, const char *id, json_t *doc)
 
     if (json_array_size(nodes) == 0) {
         launch(d, ws, id, doc);
-    } else if (str_of(priv, "op")) {
-        (void)call_arm(d, ws, id, doc, "GET", str_of(priv, "op"), NULL, op_polled);
+    } else if (dbx_str(priv, "op")) {
+        (void)call_arm(d, ws, id, doc, "GET", dbx_str(priv, "op"), NULL, op_polled);
     } else if (all_connected(d, nodes, &missing)) {
         running(d, ws, id, doc);
     } else if (dbx_now() > json_integer_value(json_object_get(priv, "deadline"))) {
@@ -461,10 +453,10 @@ tick_terminating(struct dbx *d, const char *ws, const char *id, json_t *doc)
     json_t *priv = dbx_priv(doc);
     char path[CTL_ARM_ID_MAX + 64];
 
-    if (str_of(priv, "op")) {
-        (void)call_arm(d, ws, id, doc, "GET", str_of(priv, "op"), NULL, op_polled);
+    if (dbx_str(priv, "op")) {
+        (void)call_arm(d, ws, id, doc, "GET", dbx_str(priv, "op"), NULL, op_polled);
     } else if (json_array_size(json_object_get(priv, "nodes")) > 0) {
-        snprintf(path, sizeof(path), "%s/deleteNodes?" ARM_API_VERSION, str_of(priv, "ws_rid"));
+        snprintf(path, sizeof(path), "%s/deleteNodes?" ARM_API_VERSION, dbx_str(priv, "ws_rid"));
         (void)call_arm(d, ws, id, doc, "POST", path, json_pack("{s:s}", "clusterName", id),
                        deleted);
     } else if (json_is_true(json_object_get(priv, "permanent"))) {
@@ -498,7 +490,7 @@ dbx_cluster_driver(json_t *cluster)
 {
     if (cluster == NULL || strcmp(state_of(cluster), "RUNNING") != 0)
         return NULL;
-    return str_of(json_array_get(json_object_get(dbx_priv(cluster), "nodes"), 0), "node");
+    return dbx_str(json_array_get(json_object_get(dbx_priv(cluster), "nodes"), 0), "node");
 }
 
 static void
@@ -585,7 +577,7 @@ apply_spec(json_t *doc, const json_t *b)
 {
     json_t *spec = json_object();
 
-    for (size_t i = 0; i < NELEM(spec_keys); i++) {
+    for (size_t i = 0; i < DBX_NELEM(spec_keys); i++) {
         json_t *v = json_object_get(b, spec_keys[i]);
 
         json_object_del(doc, spec_keys[i]);
@@ -655,7 +647,7 @@ dbx_cluster_new(struct dbx *d, const struct dbx_ws *ws, const json_t *spec, cons
     json_object_set_new(doc, "default_tags",
                         json_pack("{s:s, s:s, s:s, s:s}", "Vendor", "Databricks", "Creator", user,
                                   "ClusterName",
-                                  str_of(doc, "cluster_name") ? str_of(doc, "cluster_name") : "",
+                                  dbx_str(doc, "cluster_name") ? dbx_str(doc, "cluster_name") : "",
                                   "ClusterId", id));
     json_object_set_new(dbx_priv(doc), "ws_rid", json_string(ws->rid));
     begin(doc, "Finding instances for new nodes");
@@ -804,8 +796,8 @@ list_one(struct dbx *d, const char *id, json_t *doc, void *arg)
 static int
 newest_first(const void *a, const void *b)
 {
-    const char *x = str_of(*(json_t *const *)a, "cluster_id");
-    const char *y = str_of(*(json_t *const *)b, "cluster_id");
+    const char *x = dbx_str(*(json_t *const *)a, "cluster_id");
+    const char *y = dbx_str(*(json_t *const *)b, "cluster_id");
 
     return strcmp(y ? y : "", x ? x : "");
 }
@@ -842,7 +834,7 @@ events(struct dbx_req *q, json_t *doc)
     json_t *all = json_object_get(dbx_priv(doc), "events"), *out = json_array(), *e;
     json_int_t lim = json_integer_value(json_object_get(q->body, "limit"));
     json_int_t off = json_integer_value(json_object_get(q->body, "offset"));
-    bool asc = str_of(q->body, "order") && strcmp(str_of(q->body, "order"), "ASC") == 0;
+    bool asc = dbx_str(q->body, "order") && strcmp(dbx_str(q->body, "order"), "ASC") == 0;
     size_t n = json_array_size(all);
 
     if (lim <= 0 || lim > 500)

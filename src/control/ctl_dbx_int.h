@@ -32,6 +32,15 @@
 #define DBX_LOST_S       120        /* a node's tunnel may be away this long */
 #define DBX_NODE_CALL_MS 10000      /* one request to a node */
 
+#define DBX_NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+/* dbx_str - a string member, or NULL (any of them may be absent). */
+static inline const char *
+dbx_str(const json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(o, key));
+}
+
 struct relay;
 struct relay_call;
 struct dbx_proxy;
@@ -47,6 +56,7 @@ struct dbx {
     struct relay *relay;
     json_t *objs; /* "ws/kind/id" -> document */
     struct event *tick;
+    unsigned ticks;
     struct dbx_pending *pending; /* calls to nodes and to the ARM layer in flight */
     struct dbx_proxy *proxies;   /* driver-proxy connections (ctl_dbx_proxy.c) */
     size_t nproxies;
@@ -110,6 +120,7 @@ bool dbx_node_connected(struct dbx *d, const char *node);
  * cb gets its text or NULL. */
 void dbx_store_get(struct dbx *d, const char *ws, const char *kind, const char *id,
                    void (*cb)(struct dbx *d, void *ctx, const char *text), void *ctx);
+/* dbx_store_put - write (text, taken) or delete (NULL) a store-only document. */
 void dbx_store_put(struct dbx *d, const char *ws, const char *kind, const char *id, char *text);
 
 /* ---- ctl_dbx_cluster.c ---- */

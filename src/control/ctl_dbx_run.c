@@ -34,18 +34,10 @@
 #define RUN_ID_BASE 100000000000000ll /* Databricks' run ids are about 1e15, below 2^53 */
 #define RUN_ID_SPAN 8000000000000000ll
 
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
-
-static const char *
-str_of(const json_t *o, const char *key)
-{
-    return json_string_value(json_object_get(o, key));
-}
-
 static const char *
 life(const json_t *task)
 {
-    const char *s = str_of(json_object_get(task, "state"), "life_cycle_state");
+    const char *s = dbx_str(json_object_get(task, "state"), "life_cycle_state");
 
     return s ? s : "PENDING";
 }
@@ -64,7 +56,7 @@ static json_t *
 tpriv(json_t *run, const json_t *task)
 {
     json_t *all = json_object_get(dbx_priv(run), "tasks");
-    const char *key = str_of(task, "task_key");
+    const char *key = dbx_str(task, "task_key");
     json_t *t;
 
     if (all == NULL) {
@@ -108,7 +100,7 @@ status_of(const char *lcs, const char *result, const char *msg)
 
     if (strcmp(st, "TERMINATED") != 0)
         return o;
-    for (size_t i = 0; i < NELEM(map); i++) {
+    for (size_t i = 0; i < DBX_NELEM(map); i++) {
         if (strcmp(map[i].result, strcmp(lcs, "INTERNAL_ERROR") == 0 ? "INTERNAL"
                                   : result                           ? result
                                                                      : "FAILED") == 0) {
@@ -147,7 +139,7 @@ run_state(json_t *run)
 
     json_array_foreach(json_object_get(run, "tasks"), i, t)
     {
-        const char *r = str_of(json_object_get(t, "state"), "result_state");
+        const char *r = dbx_str(json_object_get(t, "state"), "result_state");
 
         any_running |= strcmp(life(t), "RUNNING") == 0 || strcmp(life(t), "TERMINATING") == 0;
         if (!terminal(t)) {
@@ -156,10 +148,10 @@ run_state(json_t *run)
         }
         if (strcmp(life(t), "INTERNAL_ERROR") == 0) {
             lcs = "INTERNAL_ERROR", result = "FAILED";
-            msg = str_of(json_object_get(t, "state"), "state_message");
+            msg = dbx_str(json_object_get(t, "state"), "state_message");
         } else if (r && strcmp(r, "SUCCESS") != 0 && strcmp(result, "SUCCESS") == 0) {
             result = r;
-            msg = str_of(json_object_get(t, "state"), "state_message");
+            msg = dbx_str(json_object_get(t, "state"), "state_message");
         }
     }
     if (!all_done) {
@@ -205,7 +197,7 @@ tctx_new(const char *ws, const json_t *run, const json_t *task)
     snprintf(x->ws, sizeof(x->ws), "%s", ws);
     snprintf(x->run, sizeof(x->run), "%" JSON_INTEGER_FORMAT,
              json_integer_value(json_object_get(run, "run_id")));
-    snprintf(x->key, sizeof(x->key), "%s", str_of(task, "task_key"));
+    snprintf(x->key, sizeof(x->key), "%s", dbx_str(task, "task_key"));
     scc_buf_init(&x->out, DBX_LOGS_MAX + 1);
     return x;
 }
@@ -228,7 +220,7 @@ tctx_find(struct dbx *d, struct tctx *x, json_t **run, json_t **task)
         return false;
     json_array_foreach(json_object_get(*run, "tasks"), i, t)
     {
-        if (strcmp(str_of(t, "task_key"), x->key) == 0) {
+        if (strcmp(dbx_str(t, "task_key"), x->key) == 0) {
             *task = t;
             return true;
         }
@@ -240,15 +232,15 @@ tctx_find(struct dbx *d, struct tctx *x, json_t **run, json_t **task)
 static const char *
 task_cluster(json_t *run, json_t *task)
 {
-    const char *jc = str_of(tpriv(run, task), "cluster");
+    const char *jc = dbx_str(tpriv(run, task), "cluster");
 
-    return jc ? jc : str_of(task, "existing_cluster_id");
+    return jc ? jc : dbx_str(task, "existing_cluster_id");
 }
 
 static const char *
 agent_id(json_t *run, json_t *task)
 {
-    return str_of(tpriv(run, task), "agent_id");
+    return dbx_str(tpriv(run, task), "agent_id");
 }
 
 static json_t *
@@ -278,7 +270,7 @@ on_collect(struct dbx *d, void *ctx, int status, const char *body, size_t len)
         }
         x->sizes[0] = json_integer_value(json_object_get(o, "stdout_bytes"));
         x->sizes[1] = json_integer_value(json_object_get(o, "stderr_bytes"));
-        x->exited = str_of(o, "state") && strcmp(str_of(o, "state"), "running") != 0;
+        x->exited = dbx_str(o, "state") && strcmp(dbx_str(o, "state"), "running") != 0;
         x->exit_code = (int)json_integer_value(json_object_get(o, "exit_code"));
         x->sig = (int)json_integer_value(json_object_get(o, "signal"));
         x->cancelled = json_is_true(json_object_get(o, "cancelled"));
@@ -297,7 +289,7 @@ on_collect(struct dbx *d, void *ctx, int status, const char *body, size_t len)
         collected(d, x, true);
         return;
     }
-    collect_next(d, x, str_of(tpriv(run, task), "node"));
+    collect_next(d, x, dbx_str(tpriv(run, task), "node"));
 }
 
 /* Status, then the tails of stdout and stderr within DBX_LOGS_MAX. */
@@ -356,7 +348,7 @@ collected(struct dbx *d, struct tctx *x, bool ok)
         else
             snprintf(msg, sizeof(msg), "the task exited with code %d", x->exit_code);
         logs = logs_doc(x);
-        dbx_store_put(d, x->ws, DBX_LOG, str_of(tp, "task_run"),
+        dbx_store_put(d, x->ws, DBX_LOG, dbx_str(tp, "task_run"),
                       logs ? scc_json_dumps(logs) : NULL);
         json_decref(logs);
         task_end(run, task, "TERMINATED",
@@ -393,8 +385,8 @@ started(struct dbx *d, void *ctx, int status, const char *body, size_t len)
     } else if (status >= 400 && status < 500) { /* the node refused the command */
         o = json_loadb(body, len, 0, NULL);
         snprintf(msg, sizeof(msg), "the driver could not start the task: %s",
-                 str_of(json_object_get(o, "error"), "message")
-                         ? str_of(json_object_get(o, "error"), "message")
+                 dbx_str(json_object_get(o, "error"), "message")
+                         ? dbx_str(json_object_get(o, "error"), "message")
                          : "no reason given");
         json_decref(o);
         task_end(run, task, "TERMINATED", "FAILED", msg);
@@ -434,9 +426,9 @@ upstream(json_t *run, json_t *task, bool *failed)
     {
         json_array_foreach(json_object_get(run, "tasks"), j, t)
         {
-            const char *r = str_of(json_object_get(t, "state"), "result_state");
+            const char *r = dbx_str(json_object_get(t, "state"), "result_state");
 
-            if (strcmp(str_of(t, "task_key"), str_of(dep, "task_key")) != 0)
+            if (strcmp(dbx_str(t, "task_key"), dbx_str(dep, "task_key")) != 0)
                 continue;
             if (!terminal(t))
                 return false;
@@ -477,7 +469,7 @@ tick_pending(struct dbx *d, const char *ws, json_t *run, json_t *task)
 {
     const char *cid = task_cluster(run, task), *driver;
     json_t *cl = cid ? dbx_get(d, ws, DBX_CLUSTER, cid) : NULL, *tp = tpriv(run, task);
-    const char *cst = cl ? str_of(cl, "state") : NULL;
+    const char *cst = cl ? dbx_str(cl, "state") : NULL;
     char msg[700];
     bool failed;
 
@@ -494,41 +486,41 @@ tick_pending(struct dbx *d, const char *ws, json_t *run, json_t *task)
         start_task(d, ws, run, task, driver);
         return;
     } else if (strcmp(cst, "TERMINATED") == 0 && !json_is_true(json_object_get(tp, "woke")) &&
-               str_of(tp, "cluster") == NULL) { /* a job cluster that ended is not restarted */
+               dbx_str(tp, "cluster") == NULL) { /* a job cluster that ended is not restarted */
         json_object_set_new(tp, "woke", json_true());
-        dbx_cluster_wake(d, ws, cid, cl, str_of(run, "creator_user_name"));
+        dbx_cluster_wake(d, ws, cid, cl, dbx_str(run, "creator_user_name"));
         set_task_state(task, "PENDING", NULL, "Waiting for cluster");
         return;
     } else if (strcmp(cst, "TERMINATED") == 0) {
         snprintf(msg, sizeof(msg), "Cluster %s terminated: %s %s", cid,
-                 str_of(json_object_get(cl, "termination_reason"), "code"),
-                 str_of(cl, "state_message") ? str_of(cl, "state_message") : "");
+                 dbx_str(json_object_get(cl, "termination_reason"), "code"),
+                 dbx_str(cl, "state_message") ? dbx_str(cl, "state_message") : "");
         task_end(run, task, "INTERNAL_ERROR", NULL, msg);
     } else {
         return; /* the cluster is on its way */
     }
     run_state(run);
-    dbx_save(d, ws, DBX_RUN, str_of(dbx_priv(run), "id"));
+    dbx_save(d, ws, DBX_RUN, dbx_str(dbx_priv(run), "id"));
 }
 
 static void
 tick_running(struct dbx *d, const char *ws, json_t *run, json_t *task)
 {
     json_t *tp = tpriv(run, task), *lost = json_object_get(tp, "lost_since");
-    const char *node = str_of(tp, "node"), *cid = task_cluster(run, task);
+    const char *node = dbx_str(tp, "node"), *cid = task_cluster(run, task);
     json_t *cl = dbx_get(d, ws, DBX_CLUSTER, cid);
     int64_t now = dbx_now(), deadline = json_integer_value(json_object_get(tp, "deadline"));
     struct tctx *x;
     char path[160], msg[600];
 
     if (dbx_cluster_driver(cl) == NULL) { /* terminated under the task, or gone */
-        const char *why = str_of(json_object_get(cl, "termination_reason"), "code");
+        const char *why = dbx_str(json_object_get(cl, "termination_reason"), "code");
 
         snprintf(msg, sizeof(msg), "Cluster %s was terminated during the run%s%.100s", cid,
                  why ? ": " : "", why ? why : "");
         task_end(run, task, "INTERNAL_ERROR", NULL, msg);
         run_state(run);
-        dbx_save(d, ws, DBX_RUN, str_of(dbx_priv(run), "id"));
+        dbx_save(d, ws, DBX_RUN, dbx_str(dbx_priv(run), "id"));
         return;
     }
     dbx_cluster_touch(cl); /* activity: no autotermination */
@@ -539,7 +531,7 @@ tick_running(struct dbx *d, const char *ws, json_t *run, json_t *task)
             snprintf(msg, sizeof(msg), "Could not reach driver of cluster %s", cid);
             task_end(run, task, "INTERNAL_ERROR", NULL, msg);
             run_state(run);
-            dbx_save(d, ws, DBX_RUN, str_of(dbx_priv(run), "id"));
+            dbx_save(d, ws, DBX_RUN, dbx_str(dbx_priv(run), "id"));
         }
         return;
     }
@@ -573,12 +565,12 @@ end_job_clusters(struct dbx *d, const char *ws, json_t *run)
     json_array_foreach(json_object_get(run, "tasks"), i, t)
     {
         tp = tpriv(run, t);
-        if (!terminal(t) || str_of(tp, "cluster") == NULL ||
+        if (!terminal(t) || dbx_str(tp, "cluster") == NULL ||
             json_is_true(json_object_get(tp, "cluster_ended")))
             continue;
-        dbx_cluster_end(d, ws, str_of(tp, "cluster"), "JOB_FINISHED");
+        dbx_cluster_end(d, ws, dbx_str(tp, "cluster"), "JOB_FINISHED");
         json_object_set_new(tp, "cluster_ended", json_true());
-        dbx_save(d, ws, DBX_RUN, str_of(dbx_priv(run), "id"));
+        dbx_save(d, ws, DBX_RUN, dbx_str(dbx_priv(run), "id"));
     }
 }
 
@@ -612,7 +604,7 @@ dbx_runs_tick(struct dbx *d, const char *ws, const char *id, json_t *run)
 static json_t *
 task_new(struct dbx_req *q, const json_t *t, json_t *seen, json_int_t trid, json_t **argv)
 {
-    const char *key = str_of(t, "task_key"), *cid = str_of(t, "existing_cluster_id");
+    const char *key = dbx_str(t, "task_key"), *cid = dbx_str(t, "existing_cluster_id");
     json_t *cl, *task;
     char err[400];
     static const char *const keep[] = {
@@ -657,7 +649,7 @@ task_new(struct dbx_req *q, const json_t *t, json_t *seen, json_int_t trid, json
         return NULL;
     }
     task = json_object();
-    for (size_t i = 0; i < NELEM(keep); i++)
+    for (size_t i = 0; i < DBX_NELEM(keep); i++)
         if (json_object_get(t, keep[i]))
             json_object_set(task, keep[i], json_object_get(t, keep[i]));
     json_object_set_new(task, "run_id", json_integer(trid));
@@ -702,7 +694,7 @@ static void
 scan_runs(struct dbx *d, const char *id, json_t *run, void *arg)
 {
     struct find_tok *f = arg;
-    const char *t = str_of(dbx_priv(run), "idempotency_token");
+    const char *t = dbx_str(dbx_priv(run), "idempotency_token");
 
     (void)d, (void)id;
     f->n++;
@@ -746,6 +738,21 @@ submit_tasks(struct dbx_req *q, json_t *run, json_int_t rid)
     return out;
 }
 
+/* A run goes, with the output its tasks left in the store. */
+static void
+run_forget(struct dbx *d, const char *ws, json_t *run)
+{
+    size_t i;
+    json_t *t;
+
+    json_array_foreach(json_object_get(run, "tasks"), i, t)
+    {
+        if (dbx_str(tpriv(run, t), "task_run"))
+            dbx_store_put(d, ws, DBX_LOG, dbx_str(tpriv(run, t), "task_run"), NULL);
+    }
+    dbx_del(d, ws, DBX_RUN, dbx_str(dbx_priv(run), "id"));
+}
+
 /* Every task with new_cluster gets a cluster of its own (cluster_source
  * JOB), ended when the task ends.  Only after every task was checked, so a
  * refused submit makes none; false after answering. */
@@ -771,8 +778,8 @@ job_clusters(struct dbx_req *q, json_t *run, json_t *tasks)
         return true;
     json_array_foreach(tasks, i, t) /* the ones made before: gone again */
     {
-        if (str_of(tpriv(run, t), "cluster"))
-            dbx_del(q->d, q->ws.id, DBX_CLUSTER, str_of(tpriv(run, t), "cluster"));
+        if (dbx_str(tpriv(run, t), "cluster"))
+            dbx_del(q->d, q->ws.id, DBX_CLUSTER, dbx_str(tpriv(run, t), "cluster"));
     }
     dbx_error(q, rc == SCC_EBUSY ? 400 : 500, rc == SCC_EBUSY ? "QUOTA_EXCEEDED" : "INTERNAL_ERROR",
               rc == SCC_EBUSY ? "The workspace has %d clusters, the most it may have"
@@ -785,7 +792,7 @@ static void
 submit(struct dbx_req *q)
 {
     const json_t *tasks = json_object_get(q->body, "tasks");
-    struct find_tok f = {.tok = str_of(q->body, "idempotency_token")};
+    struct find_tok f = {.tok = dbx_str(q->body, "idempotency_token")};
     json_t *run, *shaped;
     json_int_t rid;
     char id[24];
@@ -815,14 +822,13 @@ submit(struct dbx_req *q)
         return;
     }
     if (f.n >= DBX_RUNS_MAX && f.oldest)
-        dbx_del(q->d, q->ws.id, DBX_RUN,
-                str_of(dbx_priv(f.oldest), "id")); /* the oldest finished run goes */
+        run_forget(q->d, q->ws.id, f.oldest); /* the oldest finished run makes room */
     snprintf(id, sizeof(id), "%" JSON_INTEGER_FORMAT, rid);
     json_object_set_new(run, "run_id", json_integer(rid));
     json_object_set_new(run, "number_in_job", json_integer(rid));
     json_object_set_new(
             run, "run_name",
-            json_string(str_of(q->body, "run_name") ? str_of(q->body, "run_name") : "Untitled"));
+            json_string(dbx_str(q->body, "run_name") ? dbx_str(q->body, "run_name") : "Untitled"));
     json_object_set_new(run, "run_type", json_string("SUBMIT_RUN"));
     json_object_set_new(run, "creator_user_name", json_string(q->user));
     json_object_set_new(run, "start_time", json_integer(dbx_now()));
@@ -885,7 +891,7 @@ reply_output(struct dbx *d, struct tctx *x, json_t *run, json_t *task, json_t *l
         json_object_del(meta, "task_key");
         json_object_set_new(meta, "tasks", json_pack("[O]", task));
         json_object_set_new(o, "metadata", meta);
-        if ((err = str_of(tpriv(run, task), "error")) != NULL)
+        if ((err = dbx_str(tpriv(run, task), "error")) != NULL)
             json_object_set_new(o, "error", json_string(err));
     }
     if (logs)
@@ -928,13 +934,13 @@ get_output(struct dbx_req *q)
     }
     x->q = q;
     if (terminal(task))
-        dbx_store_get(q->d, q->ws.id, DBX_LOG, str_of(tpriv(run, task), "task_run"), stored_logs,
+        dbx_store_get(q->d, q->ws.id, DBX_LOG, dbx_str(tpriv(run, task), "task_run"), stored_logs,
                       x);
     else if (strcmp(life(task), "PENDING") == 0 ||
-             !dbx_node_connected(q->d, str_of(tpriv(run, task), "node")))
+             !dbx_node_connected(q->d, dbx_str(tpriv(run, task), "node")))
         stored_logs(q->d, x, NULL); /* nothing yet, or the driver is away: metadata only */
     else
-        collect_next(q->d, x, str_of(tpriv(run, task), "node"));
+        collect_next(q->d, x, dbx_str(tpriv(run, task), "node"));
 }
 
 static void
@@ -952,7 +958,7 @@ cancel(struct dbx_req *q)
     }
     if (!terminal(run) && strcmp(life(run), "PENDING") != 0)
         set_task_state(run, "TERMINATING", NULL, "Cancelling");
-    dbx_save(q->d, q->ws.id, DBX_RUN, str_of(dbx_priv(run), "id"));
+    dbx_save(q->d, q->ws.id, DBX_RUN, dbx_str(dbx_priv(run), "id"));
     dbx_reply(q, 200, NULL);
 }
 

@@ -30,24 +30,16 @@ static const struct {
 } sizes[] = {{"2X-Small", 0}, {"X-Small", 1},   {"Small", 2},     {"Medium", 4},   {"Large", 8},
              {"X-Large", 16}, {"2X-Large", 32}, {"3X-Large", 64}, {"4X-Large", 99}};
 
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
-
 /* The fields a warehouse keeps from create and edit. */
 static const char *const keep[] = {
         "name",           "cluster_size",  "min_num_clusters", "max_num_clusters",
         "auto_stop_mins", "enable_photon", "warehouse_type",   "spot_instance_policy",
         "channel",        "tags"};
 
-static const char *
-str_of(const json_t *o, const char *key)
-{
-    return json_string_value(json_object_get(o, key));
-}
-
 static int
 size_index(const char *size)
 {
-    for (size_t i = 0; size && i < NELEM(sizes); i++)
+    for (size_t i = 0; size && i < DBX_NELEM(sizes); i++)
         if (strcmp(sizes[i].size, size) == 0)
             return (int)i;
     return -1;
@@ -64,8 +56,8 @@ name_one(struct dbx *d, const char *id, json_t *doc, void *arg)
     struct name_scan *n = arg;
 
     (void)d;
-    if ((n->except == NULL || strcmp(id, n->except) != 0) && str_of(doc, "name") &&
-        strcmp(str_of(doc, "name"), n->name) == 0)
+    if ((n->except == NULL || strcmp(id, n->except) != 0) && dbx_str(doc, "name") &&
+        strcmp(dbx_str(doc, "name"), n->name) == 0)
         n->taken = true;
 }
 
@@ -88,7 +80,7 @@ fields_ok(struct dbx_req *q, const json_t *b, bool create, const char *id)
         dbx_error(q, 409, "RESOURCE_ALREADY_EXISTS", "A warehouse named %.100s already exists",
                   ns.name);
     else if ((create || json_object_get(b, "cluster_size")) &&
-             size_index(str_of(b, "cluster_size")) < 0)
+             size_index(dbx_str(b, "cluster_size")) < 0)
         dbx_error(q, 400, "INVALID_PARAMETER_VALUE",
                   "cluster_size must be one of 2X-Small, X-Small, Small, Medium, Large, X-Large, "
                   "2X-Large, 3X-Large, 4X-Large");
@@ -115,11 +107,11 @@ static int
 cluster_of(struct dbx *d, const struct dbx_ws *ws, json_t *wh, const char *user, char *id,
            size_t cap)
 {
-    int i = size_index(str_of(wh, "cluster_size"));
+    int i = size_index(dbx_str(wh, "cluster_size"));
     json_int_t stop = json_object_get(wh, "auto_stop_mins")
                               ? json_integer_value(json_object_get(wh, "auto_stop_mins"))
                               : 120;
-    json_t *spec = json_pack("{s:s, s:s, s:i, s:I}", "cluster_name", str_of(wh, "name"),
+    json_t *spec = json_pack("{s:s, s:s, s:i, s:I}", "cluster_name", dbx_str(wh, "name"),
                              "spark_version", ctl_dbx_versions[0].key, "num_workers",
                              sizes[i < 0 ? 0 : i].workers, "autotermination_minutes", stop);
     json_t *cl;
@@ -140,7 +132,7 @@ cluster_of(struct dbx *d, const struct dbx_ws *ws, json_t *wh, const char *user,
 static json_t *
 cluster(struct dbx *d, const char *ws, json_t *wh)
 {
-    const char *cid = str_of(dbx_priv(wh), "cluster");
+    const char *cid = dbx_str(dbx_priv(wh), "cluster");
 
     return cid ? dbx_get(d, ws, DBX_CLUSTER, cid) : NULL;
 }
@@ -150,7 +142,7 @@ static json_t *
 shown(struct dbx *d, const char *ws, json_t *wh)
 {
     json_t *o = dbx_public(wh), *cl = cluster(d, ws, wh), *reason;
-    const char *st = cl ? str_of(cl, "state") : "TERMINATED", *state;
+    const char *st = cl ? dbx_str(cl, "state") : "TERMINATED", *state;
     const char *type;
     bool failed;
 
@@ -159,7 +151,7 @@ shown(struct dbx *d, const char *ws, json_t *wh)
             : strcmp(st, "TERMINATED") == 0  ? "STOPPED"
                                              : "RUNNING";
     reason = cl ? json_object_get(cl, "termination_reason") : NULL;
-    type = str_of(reason, "type");
+    type = dbx_str(reason, "type");
     failed = strcmp(state, "STOPPED") == 0 && type && strcmp(type, "SUCCESS") != 0;
     json_object_set_new(o, "state", json_string(state));
     json_object_set_new(o, "num_clusters", json_integer(strcmp(state, "STOPPED") ? 1 : 0));
@@ -168,7 +160,7 @@ shown(struct dbx *d, const char *ws, json_t *wh)
             o, "health",
             failed ? json_pack("{s:s, s:s, s:s, s:O}", "status", "FAILED", "summary",
                                "The warehouse's cluster could not run", "message",
-                               str_of(cl, "state_message") ? str_of(cl, "state_message") : "",
+                               dbx_str(cl, "state_message") ? dbx_str(cl, "state_message") : "",
                                "failure_reason", reason)
                    : json_pack("{s:s, s:s}", "status", "HEALTHY", "summary", ""));
     return o;
@@ -191,7 +183,7 @@ create(struct dbx_req *q)
         dbx_error(q, 500, "INTERNAL_ERROR", "out of memory");
         return;
     }
-    for (size_t i = 0; i < NELEM(keep); i++)
+    for (size_t i = 0; i < DBX_NELEM(keep); i++)
         if (json_object_get(q->body, keep[i]))
             json_object_set(wh, keep[i], json_object_get(q->body, keep[i]));
     json_object_set_new(wh, "id", json_string(id));
@@ -251,8 +243,8 @@ start(struct dbx_req *q, const char *id, json_t *wh)
             return;
         }
         dbx_save(q->d, q->ws.id, DBX_WH, id);
-    } else if (strcmp(str_of(cl, "state"), "TERMINATED") == 0) {
-        dbx_cluster_wake(q->d, q->ws.id, str_of(cl, "cluster_id"), cl, q->user);
+    } else if (strcmp(dbx_str(cl, "state"), "TERMINATED") == 0) {
+        dbx_cluster_wake(q->d, q->ws.id, dbx_str(cl, "cluster_id"), cl, q->user);
     }
     dbx_reply(q, 200, NULL);
 }
@@ -261,9 +253,9 @@ start(struct dbx_req *q, const char *id, json_t *wh)
 static void
 forget(struct dbx_req *q, json_t *cl)
 {
-    const char *cid = str_of(cl, "cluster_id");
+    const char *cid = dbx_str(cl, "cluster_id");
 
-    if (strcmp(str_of(cl, "state"), "TERMINATED") == 0) {
+    if (strcmp(dbx_str(cl, "state"), "TERMINATED") == 0) {
         dbx_del(q->d, q->ws.id, DBX_CLUSTER, cid);
         return;
     }
@@ -278,7 +270,7 @@ stop(struct dbx_req *q, json_t *wh, bool gone)
 
     if (cl == NULL)
         return;
-    dbx_cluster_end(q->d, q->ws.id, str_of(cl, "cluster_id"), "USER_REQUEST");
+    dbx_cluster_end(q->d, q->ws.id, dbx_str(cl, "cluster_id"), "USER_REQUEST");
     if (gone)
         forget(q, cl);
 }
@@ -291,11 +283,11 @@ edit(struct dbx_req *q, const char *id, json_t *wh)
 
     if (!fields_ok(q, q->body, false, id))
         return;
-    for (size_t i = 0; i < NELEM(keep); i++)
+    for (size_t i = 0; i < DBX_NELEM(keep); i++)
         if (json_object_get(q->body, keep[i]))
             json_object_set(wh, keep[i], json_object_get(q->body, keep[i]));
     /* A stopped warehouse's cluster is made again, to the new size, at start. */
-    if (cl && strcmp(str_of(cl, "state"), "TERMINATED") == 0) {
+    if (cl && strcmp(dbx_str(cl, "state"), "TERMINATED") == 0) {
         forget(q, cl);
         json_object_del(dbx_priv(wh), "cluster");
     }

@@ -44,6 +44,18 @@ ctl_store_dbx_del(struct ctl_store *st, const char *ws, const char *kind, const 
 }
 
 int
+ctl_store_dbx_del_ws(struct ctl_store *st, const char *ws)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc;
+
+    if ((rc = ctl_store_prepare(st, "DELETE FROM dbx_objects WHERE ws = ?", &stmt)) < 0)
+        return rc;
+    ctl_store_bind_text(stmt, 1, ws);
+    return ctl_store_run(st, stmt);
+}
+
+int
 ctl_store_dbx_get(struct ctl_store *st, const char *ws, const char *kind, const char *id,
                   char **out)
 {

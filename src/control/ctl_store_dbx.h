@@ -15,6 +15,8 @@ int ctl_store_dbx_put(struct ctl_store *st, const char *ws, const char *kind, co
                       const char *body, int64_t now_ms);
 /* ctl_store_dbx_del - absent is not an error. */
 int ctl_store_dbx_del(struct ctl_store *st, const char *ws, const char *kind, const char *id);
+/* ctl_store_dbx_del_ws - every document of a workspace (it was deleted). */
+int ctl_store_dbx_del_ws(struct ctl_store *st, const char *ws);
 /* ctl_store_dbx_get - one document's text (owned) into *out;
  * SCC_ENOTFOUND if there is none. */
 int ctl_store_dbx_get(struct ctl_store *st, const char *ws, const char *kind, const char *id,

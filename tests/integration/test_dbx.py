@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import ssl
 import sys
 import time
@@ -350,6 +351,25 @@ while True:
     c, _ = srv.accept()
     threading.Thread(target=serve, args=(c,), daemon=True).start()
 """
+
+
+class TestWorkspaceDeleted(DbxTest):
+
+    def test_deleting_the_workspace_removes_its_clusters_and_runs(self):
+        cid = self.new_cluster()
+        self.wait_cluster(cid, "RUNNING")
+        r = self.wait_run(self.submit(cid, {"scc_command_task": {"argv": ["echo", "x"]}}))
+        self.assertEqual(r["state"]["result_state"], "SUCCESS")
+        r = self.call("DELETE", self.ws_id(), expect=202)
+        self.assertEqual(self.api.wait(r).status, 204)
+        st, js, _ = self.w.call("GET", "/api/2.1/clusters/list")
+        self.assertEqual((st, js["error_code"]), (401, "UNAUTHENTICATED"))
+        db = os.path.join(self.d.data, "scc.db")
+
+        def rows():
+            with sqlite3.connect(db) as c:
+                return c.execute("SELECT count(*) FROM dbx_objects").fetchone()[0]
+        wait_for(lambda: rows() == 0, 30, what="the workspace's documents to go")
 
 
 class TestJobClusters(DbxTest):
