@@ -757,6 +757,18 @@ struct load_job {
     int rc;
 };
 
+/* A call in flight when sccd stopped (or was killed) will never answer:
+ * its document must not wait for it. */
+static void
+unbusy(json_t *doc)
+{
+    json_t *priv = json_object_get(doc, DBX_PRIV), *t;
+    const char *key;
+
+    json_object_del(priv, "busy");
+    json_object_foreach(json_object_get(priv, "tasks"), key, t) json_object_del(t, "busy");
+}
+
 static int
 load_one(const char *ws, const char *kind, const char *id, const char *body, void *arg)
 {
@@ -766,6 +778,7 @@ load_one(const char *ws, const char *kind, const char *id, const char *body, voi
 
     if ((doc = json_loads(body, 0, NULL)) == NULL)
         return 0; /* cannot happen: we wrote it */
+    unbusy(doc);
     obj_key(key, sizeof(key), ws, kind, id);
     return json_object_set_new(j->objs, key, doc) == 0 ? 0 : SCC_ENOMEM;
 }

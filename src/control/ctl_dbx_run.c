@@ -182,6 +182,7 @@ struct tctx {
     struct scc_buf out; /* stdout, then stderr */
     int64_t sizes[2];
     bool truncated, exited;
+    bool unknown; /* the driver has no such run (its state was lost) */
     int exit_code, sig;
     bool cancelled;
     int step; /* 0 status, 1 stdout, 2 stderr */
@@ -260,6 +261,7 @@ on_collect(struct dbx *d, void *ctx, int status, const char *body, size_t len)
     json_t *run, *task, *o;
 
     if (status != 200 || d->stopping || !tctx_find(d, x, &run, &task)) {
+        x->unknown = x->step == 0 && status == 404;
         collected(d, x, false);
         return;
     }
@@ -337,7 +339,12 @@ collected(struct dbx *d, struct tctx *x, bool ok)
     }
     tp = tpriv(run, task);
     json_object_del(tp, "busy");
-    if (ok && x->exited && !terminal(task)) {
+    if (x->unknown && !terminal(task)) {
+        task_end(run, task, "INTERNAL_ERROR", NULL,
+                 "The driver has no record of the task: its node lost its state");
+        run_state(run);
+        dbx_save(d, x->ws, DBX_RUN, x->run);
+    } else if (ok && x->exited && !terminal(task)) {
         bool timed = json_is_true(json_object_get(tp, "timed_out"));
         bool cancel = x->cancelled || json_is_true(json_object_get(tp, "cancel"));
 

@@ -198,6 +198,28 @@ test("a cluster runs a python task and a failing command, then terminates", asyn
   }
 });
 
+test("a SQL warehouse starts, stops and starts again through the SDK's waiters", async () => {
+  const name = `sdk-wh-${process.pid}`;
+  const created = await w.warehouses.create({ name, cluster_size: "2X-Small", auto_stop_mins: 0 });
+  const id = created.id;
+  assert.match(id, /^[0-9a-f]{16}$/);
+  try {
+    const running = await created.wait(waitFor(60)); // reads health on every poll
+    assert.equal(running.state, "RUNNING");
+    assert.equal(running.health.status, "HEALTHY");
+    const names = [];
+    for await (const x of w.warehouses.list({})) names.push(x.name);
+    assert.ok(names.includes(name), `${name} not in ${names}`);
+    const stopped = await (await w.warehouses.stop({ id })).wait(waitFor(60));
+    assert.equal(stopped.state, "STOPPED");
+    const again = await (await w.warehouses.start({ id })).wait(waitFor(60));
+    assert.equal(again.state, "RUNNING");
+  } finally {
+    await w.warehouses.delete({ id });
+  }
+  await assert.rejects(w.warehouses.get({ id }), (e) => /does not exist|not found/i.test(e.message));
+});
+
 test("an unknown cluster id is the SDK's does-not-exist error", async () => {
   const id = "0101-000000-nosuchcl";
   await assert.rejects(w.clusters.get({ cluster_id: id }), (e) => isMissing(e, id));
