@@ -231,9 +231,11 @@ ctl_np_guard_metric(const char *prefix)
  * veth, so the host cannot have one route to it.  Replies to the
  * internet's router go by source instead: from the API's or the relay's
  * address (unique to a prefix), through a table of the prefix's own
- * (numbered like its guard metric) that knows the router is behind our
- * veth.  So two providers on one host (tests in parallel) never answer
- * into each other's internet. */
+ * (numbered like its guard metric) whose default route is that router
+ * behind our veth.  So two providers on one host (tests in parallel) never
+ * answer into each other's internet, even when their documents use the
+ * same public address: the /32s below are in the main table, where the
+ * last one written wins, and serve only what the host itself dials. */
 static int
 host_public_routes(struct ctl_np_plan *pl, const char *dev, const char *via, const char *src)
 {
@@ -283,6 +285,8 @@ host_items(struct ctl_np_plan *pl, const char *dev)
         (rc = ctl_np_item(pl, pl->host, "sysctl net/ipv6/conf/%s/disable_ipv6 1", dev)) < 0 ||
         (rc = ctl_np_item(pl, pl->host, "ip route replace %s/32 dev %s table %u", router, dev,
                           metric)) < 0 ||
+        (rc = ctl_np_item(pl, pl->host, "ip route replace default via %s dev %s onlink table %u",
+                          router, dev, metric)) < 0 ||
         (rc = ctl_np_item(pl, pl->host, "ip rule add pref %d from %s/32 lookup %u",
                           NP_HOST_RULE_PREF, api, metric)) < 0 ||
         (rc = ctl_np_item(pl, pl->host, "ip rule add pref %d from %s/32 lookup %u",

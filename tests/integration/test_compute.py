@@ -12,6 +12,7 @@ them even then.
 
 Run: cd tests/integration && SCC_BUILD=/path/to/build python3 -m unittest -v test_compute
 """
+import fcntl
 import json
 import os
 import re
@@ -27,7 +28,26 @@ from scc import SCCD, free_port, wait_for  # noqa: E402
 from test_arm_lib import Api  # noqa: E402
 
 V_DBX, V_NET, V_RES, V_VM = "2023-02-01", "2024-07-01", "2025-03-01", "2024-07-01"
-K = os.getpid() % 25
+
+
+def _slot():
+    """A number 0-24 no other test process on this host holds: its simulated
+    public addresses are the host's, so two suites run side by side (ctest
+    -j) must not share them.  The lock lasts as long as the process."""
+    for i in range(25):
+        k = (os.getpid() + i) % 25
+        f = open("/tmp/scc-it-slot-%d.lock" % k, "w")
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.close()
+            continue
+        _slot.held = f
+        return k
+    raise RuntimeError("25 test processes hold every address slot")
+
+
+K = _slot()
 API_IP, RELAY_IP = "198.51.100.%d" % (140 + 2 * K), "198.51.100.%d" % (141 + 2 * K)
 PUBLIC_RANGE = "203.0.113.240-203.0.113.254"  # test_provider.py's plans stay below .240
 STANDIN = "198.51.100.21"  # the Storage stand-in: every document lists it as an internet host
