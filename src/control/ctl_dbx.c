@@ -28,6 +28,15 @@
 
 /* ---- which workspace ---- */
 
+/* The ARM cache's key for an id: lowercase (ids match case-insensitively). */
+static const char *
+lower(char *id)
+{
+    for (char *p = id; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    return id;
+}
+
 bool
 ctl_dbx_is_workspace_host(const struct ctl *c, const char *host)
 {
@@ -42,6 +51,7 @@ struct ws_scan {
     bool found;
 };
 
+/* If cache entry (key, e) is the workspace of id s->want, fill s->out. */
 static int
 ws_scan_one(const char *key, void *value, void *arg)
 {
@@ -69,12 +79,26 @@ ws_scan_one(const char *key, void *value, void *arg)
     return hit;
 }
 
+/* The workspace whose workspaceId is id, from the ARM layer's cache: the
+ * entry remembered for id if it still says so, else a walk of the cache
+ * (a request of a workspace API client costs one parse, not one per
+ * workspace). */
 static bool
 ws_find(struct dbx *d, const char *id, struct dbx_ws *out)
 {
     struct ws_scan s = {.want = id, .out = out};
+    const char *key = dbx_str(d->ws_keys, id);
+    char lc[CTL_ARM_ID_MAX];
+    struct arm_entry *e = key ? scc_map_get(d->c->arm->cache, key) : NULL;
 
+    if (e && ws_scan_one(key, e, &s))
+        return true;
     (void)scc_map_each(d->c->arm->cache, ws_scan_one, &s);
+    if (s.found) {
+        snprintf(lc, sizeof(lc), "%s", out->rid);
+        json_object_set_new(d->ws_keys, id, json_string(lower(lc)));
+    } else
+        json_object_del(d->ws_keys, id);
     return s.found;
 }
 
@@ -299,9 +323,10 @@ dbx_del(struct dbx *d, const char *ws, const char *kind, const char *id)
 {
     char key[160];
 
+    /* id may point into the document: the store's copy is made first. */
     obj_key(key, sizeof(key), ws, kind, id);
-    json_object_del(d->objs, key);
     save_queue(d, ws, kind, id, NULL);
+    json_object_del(d->objs, key);
 }
 
 void
@@ -802,7 +827,9 @@ ctl_dbx_start(struct ctl *c, struct relay *relay)
     struct load_job j = {.c = c};
     int rc;
 
-    if (d == NULL || (d->objs = json_object()) == NULL) {
+    if (d == NULL || (d->objs = json_object()) == NULL || (d->ws_keys = json_object()) == NULL) {
+        if (d)
+            json_decref(d->objs);
         scc_free(d);
         return SCC_ENOMEM;
     }
@@ -812,6 +839,7 @@ ctl_dbx_start(struct ctl *c, struct relay *relay)
     if ((rc = scc_worker_run_sync(c->worker, load_run, &j)) < 0 || (rc = j.rc) < 0 ||
         (d->tick = event_new(c->base, -1, EV_PERSIST, on_tick, d)) == NULL) {
         json_decref(d->objs);
+        json_decref(d->ws_keys);
         scc_free(d);
         return rc < 0 ? rc : SCC_ENOMEM;
     }
@@ -857,6 +885,7 @@ ctl_dbx_free(struct ctl *c)
     }
     event_free(d->tick);
     json_decref(d->objs);
+    json_decref(d->ws_keys);
     scc_free(d);
     c->dbx = NULL;
 }

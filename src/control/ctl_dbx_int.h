@@ -54,7 +54,8 @@ struct dbx_ws {
 struct dbx {
     struct ctl *c;
     struct relay *relay;
-    json_t *objs; /* "ws/kind/id" -> document */
+    json_t *objs;    /* "ws/kind/id" -> document */
+    json_t *ws_keys; /* workspaceId -> the ARM cache's key of its workspace */
     struct event *tick;
     unsigned ticks;
     struct dbx_pending *pending; /* calls to nodes and to the ARM layer in flight */

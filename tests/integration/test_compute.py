@@ -12,6 +12,7 @@ them even then.
 
 Run: cd tests/integration && SCC_BUILD=/path/to/build python3 -m unittest -v test_compute
 """
+import atexit
 import fcntl
 import json
 import os
@@ -42,7 +43,7 @@ def _slot():
         except OSError:
             f.close()
             continue
-        _slot.held = f
+        atexit.register(f.close)  # the lock goes with the process
         return k
     raise RuntimeError("25 test processes hold every address slot")
 
