@@ -210,25 +210,29 @@ create(struct dbx_req *q)
     dbx_reply(q, 200, json_pack("{s:s}", "id", id));
 }
 
+struct listing {
+    const char *ws;
+    json_t *out;
+};
+
 static void
 list_one(struct dbx *d, const char *id, json_t *wh, void *arg)
 {
-    json_t *out = arg;
+    struct listing *l = arg;
 
     (void)id;
-    json_array_append_new(out, shown(d, json_string_value(json_array_get(out, 0)), wh));
+    json_array_append_new(l->out, shown(d, l->ws, wh));
 }
 
 static void
 list(struct dbx_req *q)
 {
-    json_t *out = json_pack("[s]", q->ws.id);
+    struct listing l = {q->ws.id, json_array()};
 
-    dbx_each(q->d, q->ws.id, DBX_WH, list_one, out);
-    json_array_remove(out, 0);
+    dbx_each(q->d, q->ws.id, DBX_WH, list_one, &l);
     dbx_reply(q, 200,
-              json_array_size(out) ? json_pack("{s:o}", "warehouses", out)
-                                   : (json_decref(out), json_object()));
+              json_array_size(l.out) ? json_pack("{s:o}", "warehouses", l.out)
+                                     : (json_decref(l.out), json_object()));
 }
 
 static void
