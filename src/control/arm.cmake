@@ -28,6 +28,7 @@ set(CTL_ARM_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/ctl_dbx_check.c
   ${CMAKE_CURRENT_LIST_DIR}/ctl_dbx_cluster.c
   ${CMAKE_CURRENT_LIST_DIR}/ctl_dbx_proxy.c
+  ${CMAKE_CURRENT_LIST_DIR}/ctl_dbx_job.c
   ${CMAKE_CURRENT_LIST_DIR}/ctl_dbx_run.c
   ${CMAKE_CURRENT_LIST_DIR}/ctl_dbx_wh.c
   ${CMAKE_CURRENT_LIST_DIR}/ctl_store_dbx.c)

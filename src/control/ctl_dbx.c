@@ -21,6 +21,7 @@
 #include <event2/event.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -222,6 +223,25 @@ dbx_param(struct dbx_req *q, const char *key, char *buf, size_t cap)
     return dbx_query(q, key, buf, cap) ? buf : NULL;
 }
 
+bool
+dbx_query_true(const struct dbx_req *q, const char *key)
+{
+    char buf[8];
+
+    return dbx_query(q, key, buf, sizeof(buf)) && strcmp(buf, "true") == 0;
+}
+
+void
+dbx_page(const struct dbx_req *q, long long *limit, long long *off)
+{
+    char buf[32];
+
+    *limit = dbx_query(q, "limit", buf, sizeof(buf)) ? atoll(buf) : 20;
+    *off = dbx_query(q, "page_token", buf, sizeof(buf)) || dbx_query(q, "offset", buf, sizeof(buf))
+                   ? atoll(buf)
+                   : 0;
+}
+
 /* ---- documents ---- */
 
 static void
@@ -344,6 +364,31 @@ dbx_each(struct dbx *d, const char *ws, const char *kind,
         if (strncmp(key, prefix, plen) == 0)
             fn(d, key + plen, doc, arg);
     }
+}
+
+static void
+sorted_one(struct dbx *d, const char *id, json_t *doc, void *arg)
+{
+    (void)d, (void)id;
+    json_array_append(arg, doc);
+}
+
+json_t **
+dbx_sorted(struct dbx *d, const char *ws, const char *kind, int (*cmp)(const void *, const void *),
+           size_t *n)
+{
+    json_t *all = json_array(), **v;
+    size_t i;
+
+    dbx_each(d, ws, kind, sorted_one, all);
+    *n = json_array_size(all);
+    if ((v = scc_calloc(*n ? *n : 1, sizeof(*v))) != NULL) {
+        for (i = 0; i < *n; i++)
+            v[i] = json_array_get(all, i); /* d->objs keeps them alive */
+        qsort(v, *n, sizeof(*v), cmp);
+    }
+    json_decref(all);
+    return v;
 }
 
 json_t *
@@ -596,6 +641,8 @@ route(struct dbx_req *q, const char *path)
         dbx_clusters_route(q);
     else if (api_path(path, "jobs/runs", q->op, sizeof(q->op)) && path[7] != '0')
         dbx_runs_route(q);
+    else if (api_path(path, "jobs", q->op, sizeof(q->op)) && path[7] != '0')
+        dbx_jobs_route(q); /* after jobs/runs */
     else if (api_path(path, "sql/warehouses", q->op, sizeof(q->op)) && path[7] == '0')
         dbx_warehouses_route(q);
     else if (strcmp(path, "/api/2.0/preview/scim/v2/Me") == 0 && strcmp(q->method, "GET") == 0)
@@ -817,6 +864,8 @@ load_run(void *arg)
         j->rc = ctl_store_dbx_each(j->c->store, DBX_RUN, load_one, j);
     if (j->rc == 0)
         j->rc = ctl_store_dbx_each(j->c->store, DBX_WH, load_one, j);
+    if (j->rc == 0)
+        j->rc = ctl_store_dbx_each(j->c->store, DBX_JOB, load_one, j);
 }
 
 int

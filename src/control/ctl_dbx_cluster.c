@@ -785,14 +785,6 @@ edit(struct dbx_req *q, json_t *doc, const char *id)
     dbx_reply(q, 200, NULL);
 }
 
-static void
-list_one(struct dbx *d, const char *id, json_t *doc, void *arg)
-{
-    (void)d, (void)id;
-    if (dbx_cluster_visible(doc))
-        json_array_append_new(arg, dbx_public(doc));
-}
-
 static int
 newest_first(const void *a, const void *b)
 {
@@ -802,27 +794,26 @@ newest_first(const void *a, const void *b)
     return strcmp(y ? y : "", x ? x : "");
 }
 
+/* clusters/list: one page (no next_page_token: iterators stop at its
+ * absence), filter_by.cluster_states honoured. */
 static void
 list(struct dbx_req *q)
 {
-    json_t *all = json_array(), *out = json_array(), *c;
     char want[256] = "";
+    json_t *out, **v;
     size_t i, n;
-    json_t **v;
 
-    dbx_each(q->d, q->ws.id, DBX_CLUSTER, list_one, all);
     (void)dbx_query(q, "filter_by.cluster_states", want, sizeof(want));
-    n = json_array_size(all);
-    if ((v = scc_calloc(n ? n : 1, sizeof(*v))) != NULL) {
-        json_array_foreach(all, i, c) v[i] = c;
-        qsort(v, n, sizeof(*v), newest_first);
-        for (i = 0; i < n; i++)
-            if (want[0] == '\0' || strstr(want, state_of(v[i])))
-                json_array_append(out, v[i]);
+    if ((v = dbx_sorted(q->d, q->ws.id, DBX_CLUSTER, newest_first, &n)) == NULL ||
+        (out = json_array()) == NULL) {
         scc_free(v);
+        dbx_error(q, 500, "INTERNAL_ERROR", "out of memory");
+        return;
     }
-    json_decref(all);
-    /* One page, and no next_page_token: iterators stop at its absence. */
+    for (i = 0; i < n; i++)
+        if (dbx_cluster_visible(v[i]) && (want[0] == '\0' || strstr(want, state_of(v[i]))))
+            json_array_append_new(out, dbx_public(v[i]));
+    scc_free(v);
     dbx_reply(q, 200,
               json_array_size(out) ? json_pack("{s:o}", "clusters", out)
                                    : (json_decref(out), json_object()));

@@ -88,6 +88,10 @@ void dbx_error(struct dbx_req *q, int status, const char *code, const char *fmt,
         __attribute__((format(printf, 4, 5)));
 /* dbx_query - a query parameter into out (URL-decoded); false if absent. */
 bool dbx_query(const struct dbx_req *q, const char *key, char *out, size_t cap);
+/* dbx_query_true - is query parameter key "true"? */
+bool dbx_query_true(const struct dbx_req *q, const char *key);
+/* dbx_page - limit (default 20) and the offset of page_token (or offset). */
+void dbx_page(const struct dbx_req *q, long long *limit, long long *off);
 /* dbx_param - a string parameter: the body's, else the query's. */
 const char *dbx_param(struct dbx_req *q, const char *key, char *buf, size_t cap);
 
@@ -99,6 +103,10 @@ void dbx_save(struct dbx *d, const char *ws, const char *kind, const char *id);
 /* dbx_each - every document of kind in ws, in no order. */
 void dbx_each(struct dbx *d, const char *ws, const char *kind,
               void (*fn)(struct dbx *d, const char *id, json_t *doc, void *arg), void *arg);
+/* dbx_sorted - the documents of kind in ws (borrowed), sorted by cmp, in
+ * an array to scc_free (NULL: out of memory); their count into n. */
+json_t **dbx_sorted(struct dbx *d, const char *ws, const char *kind,
+                    int (*cmp)(const void *, const void *), size_t *n);
 /* dbx_public - a copy without the private member. */
 json_t *dbx_public(const json_t *doc);
 json_t *dbx_priv(json_t *doc);
@@ -152,8 +160,21 @@ void dbx_proxies_close(struct dbx *d);
 /* ---- ctl_dbx_wh.c ---- */
 void dbx_warehouses_route(struct dbx_req *q);
 
+/* ---- ctl_dbx_job.c ---- */
+#define DBX_JOB      "job"
+#define DBX_JOBS_MAX 1000 /* per workspace */
+void dbx_jobs_route(struct dbx_req *q);
+
 /* ---- ctl_dbx_run.c ---- */
 void dbx_runs_route(struct dbx_req *q);
+/* dbx_runs_check - are spec's tasks (a job's settings) runnable?  false
+ * after answering 400. */
+bool dbx_runs_check(struct dbx_req *q, const json_t *spec);
+/* dbx_run_start - a run of spec (runs/submit's body, or a job's settings
+ * with job_id > 0; skip: past the job's max_concurrent_runs, so skipped):
+ * its id into rid; false after answering. */
+bool dbx_run_start(struct dbx_req *q, const json_t *spec, json_int_t job_id, bool skip,
+                   json_int_t *rid);
 void dbx_runs_tick(struct dbx *d, const char *ws, const char *id, json_t *doc);
 
 #endif /* SCC_CONTROL_CTL_DBX_INT_H */

@@ -93,6 +93,7 @@ status_of(const char *lcs, const char *result, const char *msg)
                {"CANCELED", "USER_CANCELED", "SUCCESS"},
                {"TIMEDOUT", "RUN_EXECUTION_ERROR", "CLIENT_ERROR"},
                {"UPSTREAM_FAILED", "RUN_EXECUTION_ERROR", "CLIENT_ERROR"},
+               {"MAXIMUM_CONCURRENT_RUNS_REACHED", "MAX_CONCURRENT_RUNS_EXCEEDED", "CLIENT_ERROR"},
                {"INTERNAL", "DRIVER_ERROR", "INTERNAL_ERROR"}};
     const char *st =
             strcmp(lcs, "INTERNAL_ERROR") == 0 || strcmp(lcs, "SKIPPED") == 0 ? "TERMINATED" : lcs;
@@ -162,6 +163,8 @@ run_state(json_t *run)
     }
     if (strcmp(result, "UPSTREAM_FAILED") == 0)
         result = "FAILED";
+    if (strcmp(result, "MAXIMUM_CONCURRENT_RUNS_REACHED") == 0)
+        lcs = "SKIPPED";
     set_task_state(run, lcs, result, msg);
     json_object_set_new(run, "status", status_of(lcs, result, msg));
     if (json_integer_value(json_object_get(run, "end_time")) == 0) {
@@ -714,11 +717,11 @@ scan_runs(struct dbx *d, const char *id, json_t *run, void *arg)
 }
 
 static json_t *
-submit_tasks(struct dbx_req *q, json_t *run, json_int_t rid)
+submit_tasks(struct dbx_req *q, const json_t *spec, json_t *run, json_int_t rid)
 {
-    json_t *tasks = json_object_get(q->body, "tasks"), *out = json_array(), *seen = json_object();
+    json_t *tasks = json_object_get(spec, "tasks"), *out = json_array(), *seen = json_object();
     json_t *t, *task, *argv = NULL;
-    json_int_t run_timeout = json_integer_value(json_object_get(q->body, "timeout_seconds"));
+    json_int_t run_timeout = json_integer_value(json_object_get(spec, "timeout_seconds"));
     size_t i;
 
     json_array_foreach(tasks, i, t)
@@ -795,59 +798,114 @@ job_clusters(struct dbx_req *q, json_t *run, json_t *tasks)
     return false;
 }
 
-static void
-submit(struct dbx_req *q)
+/* tasks: 1 to TASKS_MAX; false after answering 400. */
+static bool
+tasks_sized(struct dbx_req *q, const json_t *spec)
 {
-    const json_t *tasks = json_object_get(q->body, "tasks");
-    struct find_tok f = {.tok = dbx_str(q->body, "idempotency_token")};
-    json_t *run, *shaped;
-    json_int_t rid;
-    char id[24];
+    const json_t *tasks = json_object_get(spec, "tasks");
 
-    if (!json_is_array(tasks) || json_array_size(tasks) == 0 ||
-        json_array_size(tasks) > TASKS_MAX) {
-        dbx_error(q, 400, "INVALID_PARAMETER_VALUE", "tasks must be a list of 1 to %d tasks",
-                  TASKS_MAX);
-        return;
-    }
-    dbx_each(q->d, q->ws.id, DBX_RUN, scan_runs, &f);
-    if (f.hit) {
-        dbx_reply(q, 200, json_pack("{s:O}", "run_id", json_object_get(f.hit, "run_id")));
-        return;
-    }
-    if ((rid = new_run_id(q->d, q->ws.id)) == 0 || (run = json_object()) == NULL) {
+    if (json_is_array(tasks) && json_array_size(tasks) > 0 && json_array_size(tasks) <= TASKS_MAX)
+        return true;
+    dbx_error(q, 400, "INVALID_PARAMETER_VALUE", "tasks must be a list of 1 to %d tasks",
+              TASKS_MAX);
+    return false;
+}
+
+bool
+dbx_runs_check(struct dbx_req *q, const json_t *spec)
+{
+    json_t *scratch, *tasks;
+
+    if (!tasks_sized(q, spec))
+        return false;
+    if ((scratch = json_object()) == NULL) {
         dbx_error(q, 500, "INTERNAL_ERROR", "out of memory");
-        return;
+        return false;
     }
-    if ((shaped = submit_tasks(q, run, rid)) == NULL) {
-        json_decref(run);
-        return;
-    }
-    if (!job_clusters(q, run, shaped)) {
-        json_decref(shaped);
-        json_decref(run);
-        return;
-    }
-    if (f.n >= DBX_RUNS_MAX && f.oldest)
-        run_forget(q->d, q->ws.id, f.oldest); /* the oldest finished run makes room */
-    snprintf(id, sizeof(id), "%" JSON_INTEGER_FORMAT, rid);
+    tasks = submit_tasks(q, spec, scratch, 1); /* NULL: it answered why */
+    json_decref(tasks);
+    json_decref(scratch);
+    return tasks != NULL;
+}
+
+/* The run's own fields: a one-time run's, or a job's. */
+static void
+run_fields(json_t *run, struct dbx_req *q, const json_t *spec, json_int_t rid, json_int_t job_id)
+{
+    const char *name = dbx_str(spec, job_id ? "name" : "run_name");
+
     json_object_set_new(run, "run_id", json_integer(rid));
     json_object_set_new(run, "number_in_job", json_integer(rid));
-    json_object_set_new(
-            run, "run_name",
-            json_string(dbx_str(q->body, "run_name") ? dbx_str(q->body, "run_name") : "Untitled"));
-    json_object_set_new(run, "run_type", json_string("SUBMIT_RUN"));
+    json_object_set_new(run, "run_name", json_string(name ? name : "Untitled"));
+    json_object_set_new(run, "run_type", json_string(job_id ? "JOB_RUN" : "SUBMIT_RUN"));
+    if (job_id)
+        json_object_set_new(run, "job_id", json_integer(job_id));
     json_object_set_new(run, "creator_user_name", json_string(q->user));
     json_object_set_new(run, "start_time", json_integer(dbx_now()));
     json_object_set_new(run, "end_time", json_integer(0));
     json_object_set_new(run, "attempt_number", json_integer(0));
+}
+
+/* A job's run past its max_concurrent_runs: skipped whole, no cluster made. */
+static void
+skip_all(json_t *run, json_t *tasks)
+{
+    size_t i;
+    json_t *t;
+
+    json_array_foreach(tasks, i, t)
+    {
+        task_end(run, t, "SKIPPED", "MAXIMUM_CONCURRENT_RUNS_REACHED",
+                 "The job has as many active runs as its max_concurrent_runs");
+    }
+}
+
+bool
+dbx_run_start(struct dbx_req *q, const json_t *spec, json_int_t job_id, bool skip, json_int_t *rid)
+{
+    struct find_tok f = {.tok = dbx_str(spec, "idempotency_token")};
+    json_t *run, *shaped;
+    char id[24];
+
+    if (!tasks_sized(q, spec))
+        return false;
+    dbx_each(q->d, q->ws.id, DBX_RUN, scan_runs, &f);
+    if (f.hit) {
+        *rid = json_integer_value(json_object_get(f.hit, "run_id"));
+        return true;
+    }
+    if ((*rid = new_run_id(q->d, q->ws.id)) == 0 || (run = json_object()) == NULL) {
+        dbx_error(q, 500, "INTERNAL_ERROR", "out of memory");
+        return false;
+    }
+    shaped = submit_tasks(q, spec, run, *rid); /* NULL: it answered why */
+    if (shaped && skip)
+        skip_all(run, shaped);
+    else if (shaped == NULL || !job_clusters(q, run, shaped)) {
+        json_decref(shaped);
+        json_decref(run);
+        return false;
+    }
+    if (f.n >= DBX_RUNS_MAX && f.oldest)
+        run_forget(q->d, q->ws.id, f.oldest); /* the oldest finished run makes room */
+    snprintf(id, sizeof(id), "%" JSON_INTEGER_FORMAT, *rid);
+    run_fields(run, q, spec, *rid, job_id);
     json_object_set_new(run, "tasks", shaped);
     json_object_set_new(dbx_priv(run), "id", json_string(id));
     if (f.tok)
         json_object_set_new(dbx_priv(run), "idempotency_token", json_string(f.tok));
     run_state(run);
     dbx_put(q->d, q->ws.id, DBX_RUN, id, run);
-    dbx_reply(q, 200, json_pack("{s:I}", "run_id", rid));
+    return true;
+}
+
+static void
+submit(struct dbx_req *q)
+{
+    json_int_t rid;
+
+    if (dbx_run_start(q, q->body, 0, false, &rid))
+        dbx_reply(q, 200, json_pack("{s:I}", "run_id", rid));
 }
 
 /* The run of run_id (a parent) or the task run of it; NULL after a 400. */
@@ -978,59 +1036,54 @@ by_start_desc(const void *a, const void *b)
     return x < y ? 1 : x > y ? -1 : 0;
 }
 
-static void
-collect_run(struct dbx *d, const char *id, json_t *run, void *arg)
+struct run_filter {
+    bool active, done;
+    long long job;
+};
+
+static bool
+listed(const struct run_filter *f, const json_t *run)
 {
-    (void)d, (void)id;
-    json_array_append(arg, run);
+    return !(f->active && terminal(run)) && !(f->done && !terminal(run)) &&
+           (f->job == 0 || json_integer_value(json_object_get(run, "job_id")) == f->job);
 }
 
+/* runs/list: newest first; the page after page_token (or offset). */
 static void
 list(struct dbx_req *q)
 {
-    json_t *all = json_array(), *out = json_array(), **v;
     char buf[32];
-    long long limit = dbx_query(q, "limit", buf, sizeof(buf)) ? atoll(buf) : 20;
-    long long off =
-            dbx_query(q, "page_token", buf, sizeof(buf)) || dbx_query(q, "offset", buf, sizeof(buf))
-                    ? atoll(buf)
-                    : 0;
-    bool active = dbx_query(q, "active_only", buf, sizeof(buf)) && strcmp(buf, "true") == 0;
-    bool done = dbx_query(q, "completed_only", buf, sizeof(buf)) && strcmp(buf, "true") == 0;
-    bool expand = dbx_query(q, "expand_tasks", buf, sizeof(buf)) && strcmp(buf, "true") == 0;
+    struct run_filter f = {dbx_query_true(q, "active_only"), dbx_query_true(q, "completed_only"),
+                           dbx_query(q, "job_id", buf, sizeof(buf)) ? atoll(buf) : 0};
+    bool expand = dbx_query_true(q, "expand_tasks"), more = false;
+    long long limit, off;
     size_t n, i, kept = 0;
+    json_t *out, **v;
 
+    dbx_page(q, &limit, &off);
     if (limit < 1 || limit > 25 || off < 0) {
-        json_decref(all), json_decref(out);
         dbx_error(q, 400, "INVALID_PARAMETER_VALUE", "limit must be from 1 to 25");
         return;
     }
-    dbx_each(q->d, q->ws.id, DBX_RUN, collect_run, all);
-    n = json_array_size(all);
-    if ((v = scc_calloc(n ? n : 1, sizeof(*v))) == NULL) {
-        json_decref(all), json_decref(out);
+    if ((v = dbx_sorted(q->d, q->ws.id, DBX_RUN, by_start_desc, &n)) == NULL ||
+        (out = json_array()) == NULL) {
+        scc_free(v);
         dbx_error(q, 500, "INTERNAL_ERROR", "out of memory");
         return;
     }
-    for (i = 0; i < n; i++)
-        v[i] = json_array_get(all, i);
-    qsort(v, n, sizeof(*v), by_start_desc);
     for (i = 0; i < n && json_array_size(out) < (size_t)limit; i++) {
         json_t *r;
 
-        if ((active && terminal(v[i])) || (done && !terminal(v[i])) || kept++ < (size_t)off)
+        if (!listed(&f, v[i]) || kept++ < (size_t)off)
             continue;
         r = dbx_public(v[i]);
         if (!expand)
             json_object_del(r, "tasks");
         json_array_append_new(out, r);
     }
-    /* has_more and a next token only when there is more. */
-    bool more = false;
-    for (; i < n && !more; i++)
-        more = !((active && terminal(v[i])) || (done && !terminal(v[i])));
+    for (; i < n && !more; i++) /* has_more and a token only when there is more */
+        more = listed(&f, v[i]);
     scc_free(v);
-    json_decref(all);
     snprintf(buf, sizeof(buf), "%lld", off + (long long)json_array_size(out));
     dbx_reply(
             q, 200,

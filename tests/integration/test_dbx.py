@@ -400,6 +400,62 @@ class TestJobClusters(DbxTest):
         self.assertEqual(self.vms_of(cid), [])
 
 
+class TestJobs(DbxTest):
+
+    def test_a_job_keeps_its_settings_and_runs_now(self):
+        w = self.w
+        cid = self.new_cluster()
+        task = {"task_key": "t", "existing_cluster_id": cid,
+                "spark_python_task": {"python_file": "/bin/true.py", "parameters": ["a"]}}
+        # Settings that could not run are refused when written.
+        for body, text in (({"name": "j", "tasks": []}, "tasks"),
+                           ({"name": "j", "tasks": [dict(task, existing_cluster_id="nope")]},
+                            "Cluster nope does not exist"),
+                           ({"name": "j", "tasks": [task], "max_concurrent_runs": 0},
+                            "max_concurrent_runs")):
+            st, js, _ = w.call("POST", "/api/2.1/jobs/create", body)
+            self.assertEqual((st, js["error_code"]), (400, "INVALID_PARAMETER_VALUE"), body)
+            self.assertIn(text, js["message"])
+        self.assertEqual(w.ok("GET", "/api/2.1/jobs/list")["jobs"], [])
+
+        py = self.path("job.py")
+        with open(py, "w") as f:
+            f.write("import sys, time\ntime.sleep(1.5)\nprint('job says', sys.argv[1:])\n")
+        task["spark_python_task"]["python_file"] = py
+        jid = w.ok("POST", "/api/2.1/jobs/create", {"name": "nightly", "tasks": [task]})["job_id"]
+        job = w.ok("GET", "/api/2.1/jobs/get?job_id=%d" % jid)
+        self.assertEqual((job["settings"]["name"], job["settings"]["max_concurrent_runs"]),
+                         ("nightly", 1))
+        w.ok("POST", "/api/2.1/jobs/update", {"job_id": jid, "new_settings": {"name": "hourly"}})
+        self.assertEqual(w.ok("GET", "/api/2.2/jobs/get?job_id=%d" % jid)["settings"]["name"],
+                         "hourly")
+        listed = w.ok("GET", "/api/2.1/jobs/list")["jobs"]
+        self.assertEqual([j["job_id"] for j in listed], [jid])
+        self.assertNotIn("tasks", listed[0]["settings"])
+
+        self.wait_cluster(cid, "RUNNING")
+        first = w.ok("POST", "/api/2.1/jobs/run-now", {"job_id": jid, "python_params": ["x"]})
+        # A second run while the first is active: skipped (max_concurrent_runs 1).
+        second = w.ok("POST", "/api/2.1/jobs/run-now", {"job_id": jid})["run_id"]
+        r2 = self.get_run(second)
+        self.assertEqual((r2["state"]["life_cycle_state"], r2["state"]["result_state"]),
+                         ("SKIPPED", "MAXIMUM_CONCURRENT_RUNS_REACHED"))
+        r = self.wait_run(first["run_id"])
+        self.assertEqual((r["run_type"], r["job_id"], r["run_name"]), ("JOB_RUN", jid, "hourly"))
+        self.assertEqual(r["state"]["result_state"], "SUCCESS", r)
+        self.assertIn("job says ['x']", self.output(r)["logs"])
+        runs = w.ok("GET", "/api/2.2/jobs/runs/list?job_id=%d" % jid)["runs"]
+        self.assertEqual(sorted(x["run_id"] for x in runs), sorted([first["run_id"], second]))
+        w.ok("POST", "/api/2.1/jobs/reset", {"job_id": jid, "new_settings": {
+            "name": "again", "tasks": [dict(task, spark_python_task={"python_file": py})]}})
+        self.assertEqual(w.ok("GET", "/api/2.1/jobs/get?job_id=%d" % jid)["settings"]["tasks"][0]
+                         ["spark_python_task"], {"python_file": py})
+        w.ok("POST", "/api/2.1/jobs/delete", {"job_id": jid})
+        st, js, _ = w.call("GET", "/api/2.1/jobs/get?job_id=%d" % jid)
+        self.assertEqual((st, js["message"]), (400, "Job %d does not exist." % jid))
+        self.assertEqual(self.get_run(first["run_id"])["job_id"], jid)  # its runs stay
+
+
 class TestWarehouses(DbxTest):
 
     def wh(self, wid):

@@ -1,0 +1,306 @@
+/*
+ * ctl_dbx_job.c - jobs (api/2.1 and 2.2, jobs/...): create, get,
+ * list, reset, update, delete and run-now.
+ *
+ * A job is kept settings: a name and tasks in runs/submit's shapes, checked
+ * when they are written (so a job that exists can run).  run-now starts a
+ * run of them (run_type JOB_RUN, job_id set) through the same code as
+ * runs/submit; past max_concurrent_runs (default 1) the new run is skipped,
+ * as Databricks does without a queue.
+ */
+#include "ctl_dbx_int.h"
+
+#include "common/encode.h"
+#include "common/err.h"
+#include "common/json.h"
+#include "common/mem.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define JOB_ID_BASE 100000000000ll /* 12 digits and up, below 2^53 */
+#define JOB_ID_SPAN 900000000000000ll
+
+/* Settings a job keeps (the rest is ignored, as unknown fields are). */
+static const char *const kept[] = {"name",
+                                   "tasks",
+                                   "timeout_seconds",
+                                   "max_concurrent_runs",
+                                   "tags",
+                                   "description",
+                                   "email_notifications",
+                                   "webhook_notifications",
+                                   "notification_settings",
+                                   "schedule",
+                                   "queue",
+                                   "parameters",
+                                   "run_as"};
+
+static json_t *
+settings_of(const json_t *in)
+{
+    json_t *s = json_object();
+
+    for (size_t i = 0; s && i < DBX_NELEM(kept); i++)
+        if (json_object_get(in, kept[i]) && !json_is_null(json_object_get(in, kept[i])))
+            json_object_set(s, kept[i], json_object_get(in, kept[i]));
+    if (s && json_object_get(s, "name") == NULL)
+        json_object_set_new(s, "name", json_string("Untitled"));
+    if (s && json_object_get(s, "max_concurrent_runs") == NULL)
+        json_object_set_new(s, "max_concurrent_runs", json_integer(1));
+    return s;
+}
+
+/* Settings that can be written: tasks that could run, sane limits. */
+static bool
+settings_ok(struct dbx_req *q, const json_t *s)
+{
+    const json_t *mcr = json_object_get(s, "max_concurrent_runs");
+    const json_t *name = json_object_get(s, "name");
+
+    if (!json_is_string(name) || json_string_length(name) > 4096) {
+        dbx_error(q, 400, "INVALID_PARAMETER_VALUE", "name must be a string");
+        return false;
+    }
+    if (!json_is_integer(mcr) || json_integer_value(mcr) < 1 || json_integer_value(mcr) > 1000) {
+        dbx_error(q, 400, "INVALID_PARAMETER_VALUE",
+                  "max_concurrent_runs must be an integer from 1 to 1000");
+        return false;
+    }
+    return dbx_runs_check(q, s);
+}
+
+/* The job named by job_id, or NULL after answering 400. */
+static json_t *
+find(struct dbx_req *q, char *id, size_t cap)
+{
+    const char *jid = dbx_param(q, "job_id", id, cap);
+    json_t *job = jid ? dbx_get(q->d, q->ws.id, DBX_JOB, jid) : NULL;
+
+    if (job == NULL)
+        dbx_error(q, 400, "INVALID_PARAMETER_VALUE", "Job %.40s does not exist.",
+                  jid ? jid : "(no job_id given)");
+    else if (jid != id)
+        snprintf(id, cap, "%s", jid);
+    return job;
+}
+
+static void
+count(struct dbx *d, const char *id, json_t *doc, void *arg)
+{
+    (void)d, (void)id, (void)doc;
+    (*(size_t *)arg)++;
+}
+
+static void
+create(struct dbx_req *q)
+{
+    json_t *s = settings_of(q->body), *job;
+    size_t n = 0;
+    uint8_t r[8];
+    uint64_t v = 0;
+    char id[24];
+
+    if (s == NULL || !settings_ok(q, s)) {
+        if (s == NULL)
+            dbx_error(q, 500, "INTERNAL_ERROR", "out of memory");
+        json_decref(s);
+        return;
+    }
+    dbx_each(q->d, q->ws.id, DBX_JOB, count, &n);
+    if (n >= DBX_JOBS_MAX || scc_rand_bytes(r, sizeof(r)) < 0) {
+        json_decref(s);
+        dbx_error(q, 400, "QUOTA_EXCEEDED", "The workspace has %zu jobs, the most it may have", n);
+        return;
+    }
+    for (size_t i = 0; i < sizeof(r); i++)
+        v = v << 8 | r[i];
+    v = (uint64_t)JOB_ID_BASE + v % (uint64_t)JOB_ID_SPAN;
+    snprintf(id, sizeof(id), "%" PRIu64, v);
+    job = json_pack("{s:I, s:s, s:I, s:o}", "job_id", (json_int_t)v, "creator_user_name", q->user,
+                    "created_time", (json_int_t)dbx_now(), "settings", s);
+    if (job == NULL) {
+        dbx_error(q, 500, "INTERNAL_ERROR", "out of memory");
+        return;
+    }
+    dbx_put(q->d, q->ws.id, DBX_JOB, id, job);
+    dbx_reply(q, 200, json_pack("{s:I}", "job_id", (json_int_t)v));
+}
+
+/* reset: the new settings whole; update: merged, fields_to_remove gone. */
+static void
+rewrite(struct dbx_req *q, bool whole)
+{
+    json_t *in = json_object_get(q->body, "new_settings"), *job, *s, *f;
+    char id[24];
+    size_t i;
+
+    if ((job = find(q, id, sizeof(id))) == NULL)
+        return;
+    if (whole && !json_is_object(in)) {
+        dbx_error(q, 400, "INVALID_PARAMETER_VALUE", "Missing required field: new_settings");
+        return;
+    }
+    s = json_deep_copy(json_object_get(job, "settings"));
+    if (whole)
+        json_object_clear(s);
+    if (json_is_object(in))
+        json_object_update(s, in);
+    json_array_foreach(json_object_get(q->body, "fields_to_remove"), i, f)
+    {
+        if (json_is_string(f))
+            json_object_del(s, json_string_value(f));
+    }
+    in = s;
+    s = settings_of(in);
+    json_decref(in);
+    if (s == NULL || !settings_ok(q, s)) {
+        if (s == NULL)
+            dbx_error(q, 500, "INTERNAL_ERROR", "out of memory");
+        json_decref(s);
+        return;
+    }
+    json_object_set_new(job, "settings", s);
+    dbx_save(q->d, q->ws.id, DBX_JOB, id);
+    dbx_reply(q, 200, NULL);
+}
+
+struct active {
+    json_int_t job;
+    size_t n;
+};
+
+static void
+active_one(struct dbx *d, const char *id, json_t *run, void *arg)
+{
+    struct active *a = arg;
+    const char *lcs = dbx_str(json_object_get(run, "state"), "life_cycle_state");
+
+    (void)d, (void)id;
+    if (json_integer_value(json_object_get(run, "job_id")) == a->job && lcs &&
+        strcmp(lcs, "TERMINATED") != 0 && strcmp(lcs, "SKIPPED") != 0 &&
+        strcmp(lcs, "INTERNAL_ERROR") != 0)
+        a->n++;
+}
+
+/* python_params replace every spark_python_task's parameters. */
+static void
+override(json_t *s, const json_t *python_params)
+{
+    size_t i;
+    json_t *t;
+
+    json_array_foreach(json_object_get(s, "tasks"), i, t)
+    {
+        json_t *py = json_object_get(t, "spark_python_task");
+
+        if (py && json_is_array(python_params))
+            json_object_set(py, "parameters", (json_t *)python_params);
+    }
+}
+
+static void
+run_now(struct dbx_req *q)
+{
+    char id[24];
+    json_t *job = find(q, id, sizeof(id)), *s;
+    struct active a = {0};
+    json_int_t rid;
+    bool ok;
+
+    if (job == NULL)
+        return;
+    a.job = json_integer_value(json_object_get(job, "job_id"));
+    dbx_each(q->d, q->ws.id, DBX_RUN, active_one, &a);
+    if ((s = json_deep_copy(json_object_get(job, "settings"))) == NULL) {
+        dbx_error(q, 500, "INTERNAL_ERROR", "out of memory");
+        return;
+    }
+    override(s, json_object_get(q->body, "python_params"));
+    if (json_object_get(q->body, "idempotency_token"))
+        json_object_set(s, "idempotency_token", json_object_get(q->body, "idempotency_token"));
+    /* No queue here: past max_concurrent_runs a run is skipped, as Databricks
+     * does without one. */
+    ok = dbx_run_start(q, s, a.job,
+                       a.n >= (size_t)json_integer_value(json_object_get(s, "max_concurrent_runs")),
+                       &rid);
+    json_decref(s);
+    if (ok)
+        dbx_reply(q, 200, json_pack("{s:I, s:I}", "run_id", rid, "number_in_job", rid));
+}
+
+static int
+by_id(const void *x, const void *y)
+{
+    json_int_t a = json_integer_value(json_object_get(*(json_t *const *)x, "job_id"));
+    json_int_t b = json_integer_value(json_object_get(*(json_t *const *)y, "job_id"));
+
+    return a < b ? -1 : a > b;
+}
+
+/* jobs/list: by id, limit (1-100, default 20) from offset or page_token. */
+static void
+list(struct dbx_req *q)
+{
+    bool expand = dbx_query_true(q, "expand_tasks");
+    long long limit, off;
+    size_t n, i;
+    json_t *out, **v;
+    char buf[24];
+
+    dbx_page(q, &limit, &off);
+    if (limit < 1 || limit > 100 || off < 0) {
+        dbx_error(q, 400, "INVALID_PARAMETER_VALUE", "limit must be from 1 to 100");
+        return;
+    }
+    if ((v = dbx_sorted(q->d, q->ws.id, DBX_JOB, by_id, &n)) == NULL ||
+        (out = json_array()) == NULL) {
+        scc_free(v);
+        dbx_error(q, 500, "INTERNAL_ERROR", "out of memory");
+        return;
+    }
+    for (i = (size_t)off; i < n && json_array_size(out) < (size_t)limit; i++) {
+        json_t *j = dbx_public(v[i]);
+
+        if (!expand) { /* settings without their tasks */
+            json_object_set_new(j, "settings", json_deep_copy(json_object_get(j, "settings")));
+            json_object_del(json_object_get(j, "settings"), "tasks");
+        }
+        json_array_append_new(out, j);
+    }
+    scc_free(v);
+    snprintf(buf, sizeof(buf), "%zu", i);
+    dbx_reply(
+            q, 200,
+            i < n ? json_pack("{s:o, s:b, s:s}", "jobs", out, "has_more", 1, "next_page_token", buf)
+                  : json_pack("{s:o, s:b}", "jobs", out, "has_more", 0));
+}
+
+void
+dbx_jobs_route(struct dbx_req *q)
+{
+    bool get = strcmp(q->method, "GET") == 0, post = strcmp(q->method, "POST") == 0;
+    char id[24];
+    json_t *job;
+
+    if (post && strcmp(q->op, "create") == 0)
+        create(q);
+    else if (get && strcmp(q->op, "get") == 0) {
+        if ((job = find(q, id, sizeof(id))) != NULL)
+            dbx_reply(q, 200, dbx_public(job));
+    } else if (get && strcmp(q->op, "list") == 0)
+        list(q);
+    else if (post && (strcmp(q->op, "reset") == 0 || strcmp(q->op, "update") == 0))
+        rewrite(q, q->op[0] == 'r');
+    else if (post && strcmp(q->op, "delete") == 0) {
+        if (find(q, id, sizeof(id)) != NULL) {
+            dbx_del(q->d, q->ws.id, DBX_JOB, id); /* its runs stay */
+            dbx_reply(q, 200, NULL);
+        }
+    } else if (post && strcmp(q->op, "run-now") == 0)
+        run_now(q);
+    else
+        dbx_error(q, 404, "ENDPOINT_NOT_FOUND", "No API found for '%s /jobs/%s'", q->method, q->op);
+}
