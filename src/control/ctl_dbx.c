@@ -25,7 +25,9 @@
 #include <string.h>
 #include <strings.h>
 
-#define TICK_MS 1000
+/* What moves clusters and runs along: often enough that a state change is
+ * seen within 100 ms; calls to nodes are paced per task (ctl_dbx_run.c). */
+#define TICK_MS 100
 
 /* ---- which workspace ---- */
 
@@ -740,7 +742,7 @@ ctl_dbx_request(struct ctl *c, const struct ctl_arm_req *req, const char *author
 
 /* ---- the tick ---- */
 
-#define GC_TICKS 10 /* how often to look for documents of deleted workspaces */
+#define GC_TICKS 100 /* every 10 s: documents of deleted workspaces */
 
 struct gc_job {
     struct ctl *c;
@@ -796,29 +798,28 @@ on_tick(evutil_socket_t fd, short what, void *arg)
 {
     struct dbx *d = arg;
     char ws[24], kind[16];
-    const char *key, *slash;
-    json_t *doc, *keys = json_array();
-    size_t i;
+    const char *key, *id;
+    json_t *doc, *keys;
+    void *tmp;
 
     (void)fd, (void)what;
-    /* Keys first: a tick may add or remove documents. */
-    json_object_foreach(d->objs, key, doc) json_array_append_new(keys, json_string(key));
-    if (++d->ticks % GC_TICKS == 0)
-        gc(d, keys);
-    json_array_foreach(keys, i, doc)
+    /* A tick changes documents and may delete the one it is given (a
+     * cluster permanently deleted), never another one, and adds none. */
+    json_object_foreach_safe(d->objs, tmp, key, doc)
     {
-        key = json_string_value(doc);
-        if (sscanf(key, "%23[0-9]/%15[a-z]/", ws, kind) != 2 || (slash = strchr(key, '/')) == NULL)
+        if (sscanf(key, "%23[0-9]/%15[a-z]/", ws, kind) != 2)
             continue;
-        slash = strchr(slash + 1, '/');
-        if (slash == NULL || json_object_get(d->objs, key) == NULL)
-            continue;
+        id = key + strlen(ws) + strlen(kind) + 2;
         if (strcmp(kind, DBX_CLUSTER) == 0)
-            dbx_clusters_tick(d, ws, slash + 1, json_object_get(d->objs, key));
+            dbx_clusters_tick(d, ws, id, doc);
         else if (strcmp(kind, DBX_RUN) == 0)
-            dbx_runs_tick(d, ws, slash + 1, json_object_get(d->objs, key));
+            dbx_runs_tick(d, ws, id, doc);
     }
-    json_decref(keys);
+    if (++d->ticks % GC_TICKS == 0 && (keys = json_array()) != NULL) {
+        json_object_foreach(d->objs, key, doc) json_array_append_new(keys, json_string(key));
+        gc(d, keys);
+        json_decref(keys);
+    }
 }
 
 /* ---- start and stop ---- */

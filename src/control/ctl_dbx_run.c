@@ -31,6 +31,8 @@
 #include <string.h>
 
 #define TASKS_MAX   100
+#define POLL_MIN_MS 50
+#define POLL_MAX_MS 1000
 #define RUN_ID_BASE 100000000000000ll /* Databricks' run ids are about 1e15, below 2^53 */
 #define RUN_ID_SPAN 8000000000000000ll
 
@@ -513,6 +515,22 @@ tick_pending(struct dbx *d, const char *ws, json_t *run, json_t *task)
     dbx_save(d, ws, DBX_RUN, dbx_str(dbx_priv(run), "id"));
 }
 
+/* Is it time to ask the driver about a running task?  Soon after it
+ * started (a short task is seen ending within ~100 ms), then less and less
+ * often, up to once a second (a long task costs one small call a second). */
+static bool
+poll_due(json_t *tp, int64_t now)
+{
+    json_int_t gap = json_integer_value(json_object_get(tp, "poll_gap"));
+
+    if (now < json_integer_value(json_object_get(tp, "next_poll")))
+        return false;
+    gap = gap ? (gap * 2 < POLL_MAX_MS ? gap * 2 : POLL_MAX_MS) : POLL_MIN_MS;
+    json_object_set_new(tp, "poll_gap", json_integer(gap));
+    json_object_set_new(tp, "next_poll", json_integer(now + gap));
+    return true;
+}
+
 static void
 tick_running(struct dbx *d, const char *ws, json_t *run, json_t *task)
 {
@@ -559,6 +577,10 @@ tick_running(struct dbx *d, const char *ws, json_t *run, json_t *task)
             json_object_set_new(tp, "busy", json_true());
         else
             tctx_free(x);
+        return;
+    }
+    if (!poll_due(tp, now)) {
+        tctx_free(x);
         return;
     }
     json_object_set_new(tp, "busy", json_true());
