@@ -1,7 +1,7 @@
 /*
  * ctl_dbx.c - the workspace API's entry: which workspace a request is for,
  * who asks, errors in Databricks' shape, the documents and their store,
- * in-process calls to the ARM layer and to nodes, the one-second tick, and
+ * in-process calls to the ARM layer and to nodes, the 100 ms tick, and
  * the small endpoints clients call first (SCIM Me, the well-known config).
  */
 #include "ctl_dbx_int.h"
