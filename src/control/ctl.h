@@ -58,6 +58,8 @@ struct ctl_cfg {
     uint32_t lro_delay_ms;      /* how long a workspace operation takes */
     uint32_t lro_retry_after_s; /* Retry-After on operation responses; 0: none */
     char *workspace_domain;     /* workspaceUrl: adb-<id>.<shard>.<domain> */
+    uint32_t cluster_launch_s;  /* workspace API: nodes' time to connect after launch */
+    uint32_t cluster_grace_s;   /* workspace API: a node's time away from the relay */
     char *tenant_id;            /* reported in subscriptions */
     /* the provider (ctl_wire.c): networks and VMs made real on this host */
     char *provider;        /* "none", "auto", "netns" or "process" ("auto" is resolved at start) */

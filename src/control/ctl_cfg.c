@@ -60,6 +60,11 @@ const struct scc_cfg_opt ctl_cfg_opts[] = {
             "Retry-After seconds on long-running operation responses (0: none)"),
         OPT("workspace-domain", SCC_CFG_STR, workspace_domain, "scc.localhost", 0, 0,
             "domain of workspace URLs: adb-<workspaceId>.<shard>.<domain>"),
+        OPT("cluster-launch-timeout", SCC_CFG_SECONDS, cluster_launch_s, "5m", 10, 86400,
+            "workspace API: how long a cluster's nodes have to open their tunnels after launch"),
+        OPT("cluster-node-grace", SCC_CFG_SECONDS, cluster_grace_s, "2m", 1, 86400,
+            "workspace API: how long a running cluster's node (and a task's driver) may be "
+            "without its tunnel before the cluster ends COMMUNICATION_LOST"),
         OPT("tenant-id", SCC_CFG_STR, tenant_id, "00000000-0000-0000-0000-000000000001", 0, 0,
             "tenant GUID reported with subscriptions"),
         OPT("provider", SCC_CFG_STR, provider, "none", 0, 0,

@@ -13,7 +13,7 @@
  *                is busy with another operation); an operation: poll it
  *                (Failed ends the launch with its reason); nodes: wait for
  *                every tunnel, until the launch deadline
- *   RUNNING      a node whose tunnel stays away DBX_LOST_S ends it
+ *   RUNNING      a node whose tunnel stays away --cluster-node-grace ends it
  *                (COMMUNICATION_LOST); idle past autotermination_minutes
  *                ends it (INACTIVITY)
  *   TERMINATING  an operation: poll it; nodes: deleteNodes; none: TERMINATED
@@ -230,6 +230,9 @@ created(struct dbx *d, void *ctx, const struct ctl_arm_resp *resp)
     }
     json_decref(b);
     json_object_set_new(dbx_priv(doc), "nodes", nodes);
+    /* The nodes have this long from now to open their tunnels. */
+    json_object_set_new(dbx_priv(doc), "deadline",
+                        json_integer(dbx_now() + DBX_LAUNCH_S(d) * 1000));
     keep_op(doc, resp);
     event(doc, "CREATING",
           json_pack("{s:I}", "target_num_workers", (json_int_t)(json_array_size(nodes) - 1)));
@@ -403,7 +406,7 @@ tick_pending(struct dbx *d, const char *ws, const char *id, json_t *doc)
         snprintf(msg, sizeof(msg),
                  "node %s did not open its tunnel to the relay within %d s of its launch; check "
                  "the route, NSG and firewall rules from its subnet to the relay",
-                 missing, DBX_LAUNCH_S);
+                 missing, (int)DBX_LAUNCH_S(d));
         terminate(d, ws, id, doc, "NPIP_TUNNEL_SETUP_FAILURE", "CLIENT_ERROR",
                   json_pack("{s:s, s:s}", "databricks_error_message", msg, "instance_id", missing));
     }
@@ -423,9 +426,9 @@ tick_running(struct dbx *d, const char *ws, const char *id, json_t *doc)
             json_object_set_new(priv, "lost_since", json_integer(now));
             event(doc, "NODES_LOST", json_pack("{s:s}", "instance_id", missing));
             dbx_save(d, ws, DBX_CLUSTER, id);
-        } else if (now - json_integer_value(lost) > DBX_LOST_S * 1000) {
+        } else if (now - json_integer_value(lost) > DBX_LOST_S(d) * 1000) {
             snprintf(msg, sizeof(msg), "the tunnel of node %s has been down for over %d s", missing,
-                     DBX_LOST_S);
+                     (int)DBX_LOST_S(d));
             terminate(d, ws, id, doc, "COMMUNICATION_LOST", "CLOUD_FAILURE",
                       json_pack("{s:s, s:s}", "databricks_error_message", msg, "instance_id",
                                 missing));
@@ -501,7 +504,6 @@ begin(json_t *doc, const char *msg)
     set_state(doc, "PENDING", msg);
     json_object_del(doc, "termination_reason");
     json_object_del(doc, "terminated_time");
-    json_object_set_new(priv, "deadline", json_integer(dbx_now() + DBX_LAUNCH_S * 1000));
     json_object_set_new(priv, "nodes", json_array());
 }
 

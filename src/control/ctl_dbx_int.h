@@ -28,8 +28,9 @@
 #define DBX_LOGS_MAX     (5u << 20) /* the last bytes of a task's output kept, as Databricks */
 #define DBX_CLUSTERS_MAX 1000       /* per workspace */
 #define DBX_RUNS_MAX     2000       /* per workspace; the oldest finished go first */
-#define DBX_LAUNCH_S     300        /* a cluster's nodes have this long to connect */
-#define DBX_LOST_S       120        /* a node's tunnel may be away this long */
+/* --cluster-launch-timeout, --cluster-node-grace (seconds) */
+#define DBX_LAUNCH_S(d) ((int64_t)(d)->c->cfg->cluster_launch_s)
+#define DBX_LOST_S(d)   ((int64_t)(d)->c->cfg->cluster_grace_s)
 #define DBX_NODE_CALL_MS 10000      /* one request to a node */
 
 #define DBX_NELEM(a) (sizeof(a) / sizeof((a)[0]))

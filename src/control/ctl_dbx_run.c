@@ -14,7 +14,7 @@
  *             then TERMINATED with SUCCESS, FAILED, CANCELED or TIMEDOUT
  *
  * The run stays RUNNING through a dropped tunnel (the process goes on and
- * its output is spooled on the node); only a driver away for DBX_LOST_S
+ * its output is spooled on the node); only a driver away for --cluster-node-grace
  * ends it, INTERNAL_ERROR with DRIVER_ERROR.
  */
 #include "ctl_dbx_int.h"
@@ -555,7 +555,7 @@ tick_running(struct dbx *d, const char *ws, json_t *run, json_t *task)
     if (!dbx_node_connected(d, node)) {
         if (lost == NULL)
             json_object_set_new(tp, "lost_since", json_integer(now));
-        else if (now - json_integer_value(lost) > DBX_LOST_S * 1000) {
+        else if (now - json_integer_value(lost) > DBX_LOST_S(d) * 1000) {
             snprintf(msg, sizeof(msg), "Could not reach driver of cluster %s", cid);
             task_end(run, task, "INTERNAL_ERROR", NULL, msg);
             run_state(run);

@@ -68,12 +68,13 @@ class Workspace:
 
 class DbxTest(ComputeTest):
     SCC = True  # the workspace ws1 every test starts with
+    SCCD = ()   # more sccd flags
 
     def setUp(self):
         super().setUp()
         # A fixed relay port, so that agents keep dialling it across a restart.
         self.port = free_port("127.0.0.2")
-        self.boot_sccd(relay_port=self.port)
+        self.boot_sccd(extra=self.SCCD, relay_port=self.port)
         self.setup_group()
         self.workspace(scc=self.SCC, **({} if self.SCC else self.injected()))
         self.url = self.ws["properties"]["workspaceUrl"]
@@ -400,6 +401,32 @@ class TestJobClusters(DbxTest):
         self.assertEqual(self.vms_of(cid), [])
 
 
+class TestNodeLost(DbxTest):
+    SCCD = ("--cluster-node-grace", "3s")
+
+    def test_a_node_whose_tunnel_stays_away_ends_its_cluster_and_run(self):
+        cid = self.new_cluster()
+        c = self.wait_cluster(cid, "RUNNING")
+        rid = self.submit(cid, {"scc_command_task": {"argv": ["sleep", "60"]}})
+        wait_for(lambda: self.get_run(rid)["state"]["life_cycle_state"] == "RUNNING", 20,
+                 what="the task to start")
+        # Its certificate revoked, the driver cannot come back.
+        self.sccctl(self.d, "node", "revoke", "ws1/%s/%s" % (cid, c["driver"]["node_id"]))
+        r = self.wait_run(rid, timeout=30)
+        self.assertEqual(r["state"]["life_cycle_state"], "INTERNAL_ERROR", r)
+        self.assertEqual(r["status"]["termination_details"]["code"], "DRIVER_ERROR")
+        # The run and the cluster see it in the same tick; either says why.
+        self.assertRegex(r["state"]["state_message"],
+                         "Could not reach driver of cluster %s|Cluster %s was terminated during "
+                         "the run: COMMUNICATION_LOST" % (cid, cid))
+        c = self.wait_cluster(cid, "TERMINATED", timeout=30)
+        self.assertEqual((c["termination_reason"]["code"], c["termination_reason"]["type"]),
+                         ("COMMUNICATION_LOST", "CLOUD_FAILURE"))
+        types = [e["type"] for e in self.w.ok("POST", "/api/2.1/clusters/events",
+                                              {"cluster_id": cid})["events"]]
+        self.assertIn("NODES_LOST", types)
+
+
 class TestJobs(DbxTest):
 
     def test_a_job_keeps_its_settings_and_runs_now(self):
@@ -686,7 +713,7 @@ class TestRestart(DbxTest):
         os.killpg(self.d.pid, signal.SIGKILL)
         self.d.p.wait()
         time.sleep(1)
-        self.boot_sccd(name="sccd2", relay_port=self.port)
+        self.boot_sccd(extra=self.SCCD, name="sccd2", relay_port=self.port)
         self.w = Workspace(self.d, self.url, read(os.path.join(self.d.data, "admin.token")))
         r = self.wait_run(rid, timeout=60)
         self.assertEqual(r["state"]["result_state"], "SUCCESS", r)
