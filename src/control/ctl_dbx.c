@@ -393,6 +393,22 @@ dbx_sorted(struct dbx *d, const char *ws, const char *kind, int (*cmp)(const voi
     return v;
 }
 
+static void
+count_one(struct dbx *d, const char *id, json_t *doc, void *arg)
+{
+    (void)d, (void)id, (void)doc;
+    (*(size_t *)arg)++;
+}
+
+size_t
+dbx_count(struct dbx *d, const char *ws, const char *kind)
+{
+    size_t n = 0;
+
+    dbx_each(d, ws, kind, count_one, &n);
+    return n;
+}
+
 json_t *
 dbx_public(const json_t *doc)
 {

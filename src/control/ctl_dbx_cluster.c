@@ -621,13 +621,6 @@ new_id(char *out, size_t cap)
     return 0;
 }
 
-static void
-count_one(struct dbx *d, const char *id, json_t *doc, void *arg)
-{
-    (void)d, (void)id, (void)doc;
-    (*(size_t *)arg)++;
-}
-
 int
 dbx_cluster_new(struct dbx *d, const struct dbx_ws *ws, const json_t *spec, const char *user,
                 const char *source, char *id, size_t cap)
@@ -635,7 +628,7 @@ dbx_cluster_new(struct dbx *d, const struct dbx_ws *ws, const json_t *spec, cons
     size_t n = 0;
     json_t *doc;
 
-    dbx_each(d, ws->id, DBX_CLUSTER, count_one, &n);
+    n = dbx_count(d, ws->id, DBX_CLUSTER);
     if (n >= DBX_CLUSTERS_MAX)
         return SCC_EBUSY;
     if (new_id(id, cap) < 0 || (doc = json_object()) == NULL)

@@ -29,9 +29,9 @@
 #define DBX_CLUSTERS_MAX 1000       /* per workspace */
 #define DBX_RUNS_MAX     2000       /* per workspace; the oldest finished go first */
 /* --cluster-launch-timeout, --cluster-node-grace (seconds) */
-#define DBX_LAUNCH_S(d) ((int64_t)(d)->c->cfg->cluster_launch_s)
-#define DBX_LOST_S(d)   ((int64_t)(d)->c->cfg->cluster_grace_s)
-#define DBX_NODE_CALL_MS 10000      /* one request to a node */
+#define DBX_LAUNCH_S(d)  ((int64_t)(d)->c->cfg->cluster_launch_s)
+#define DBX_LOST_S(d)    ((int64_t)(d)->c->cfg->cluster_grace_s)
+#define DBX_NODE_CALL_MS 10000 /* one request to a node */
 
 #define DBX_NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -104,6 +104,8 @@ void dbx_save(struct dbx *d, const char *ws, const char *kind, const char *id);
 /* dbx_each - every document of kind in ws, in no order. */
 void dbx_each(struct dbx *d, const char *ws, const char *kind,
               void (*fn)(struct dbx *d, const char *id, json_t *doc, void *arg), void *arg);
+/* dbx_count - how many documents of kind ws has. */
+size_t dbx_count(struct dbx *d, const char *ws, const char *kind);
 /* dbx_sorted - the documents of kind in ws (borrowed), sorted by cmp, in
  * an array to scc_free (NULL: out of memory); their count into n. */
 json_t **dbx_sorted(struct dbx *d, const char *ws, const char *kind,

@@ -88,13 +88,6 @@ find(struct dbx_req *q, char *id, size_t cap)
 }
 
 static void
-count(struct dbx *d, const char *id, json_t *doc, void *arg)
-{
-    (void)d, (void)id, (void)doc;
-    (*(size_t *)arg)++;
-}
-
-static void
 create(struct dbx_req *q)
 {
     json_t *s = settings_of(q->body), *job;
@@ -109,10 +102,14 @@ create(struct dbx_req *q)
         json_decref(s);
         return;
     }
-    dbx_each(q->d, q->ws.id, DBX_JOB, count, &n);
+    n = dbx_count(q->d, q->ws.id, DBX_JOB);
     if (n >= DBX_JOBS_MAX || scc_rand_bytes(r, sizeof(r)) < 0) {
         json_decref(s);
-        dbx_error(q, 400, "QUOTA_EXCEEDED", "The workspace has %zu jobs, the most it may have", n);
+        if (n >= DBX_JOBS_MAX)
+            dbx_error(q, 400, "QUOTA_EXCEEDED", "The workspace has %zu jobs, the most it may have",
+                      n);
+        else
+            dbx_error(q, 500, "INTERNAL_ERROR", "no random bytes for a job id");
         return;
     }
     for (size_t i = 0; i < sizeof(r); i++)

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #define WH_NAME_MAX 100
+#define WH_MAX      100 /* per workspace */
 
 /* cluster_size -> workers of its cluster (the driver is one more node). */
 static const struct {
@@ -176,8 +177,16 @@ create(struct dbx_req *q)
     json_t *wh;
     int rc;
 
+    size_t n = 0;
+
     if (!fields_ok(q, q->body, true, NULL))
         return;
+    n = dbx_count(q->d, q->ws.id, DBX_WH);
+    if (n >= WH_MAX) {
+        dbx_error(q, 400, "QUOTA_EXCEEDED",
+                  "The workspace has %zu warehouses, the most it may have", n);
+        return;
+    }
     if (scc_rand_bytes(r, sizeof(r)) < 0 || scc_hex_encode(r, sizeof(r), id, sizeof(id)) < 0 ||
         (wh = json_object()) == NULL) {
         dbx_error(q, 500, "INTERNAL_ERROR", "out of memory");
