@@ -17,7 +17,6 @@
 #include "common/worker.h"
 #include "relay/relay.h"
 
-#include <ctype.h>
 #include <event2/event.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -30,15 +29,6 @@
 #define TICK_MS 100
 
 /* ---- which workspace ---- */
-
-/* The ARM cache's key for an id: lowercase (ids match case-insensitively). */
-static const char *
-lower(char *id)
-{
-    for (char *p = id; *p; p++)
-        *p = (char)tolower((unsigned char)*p);
-    return id;
-}
 
 bool
 ctl_dbx_is_workspace_host(const struct ctl *c, const char *host)
@@ -97,10 +87,9 @@ ws_find(struct dbx *d, const char *id, struct dbx_ws *out)
     if (e && ws_scan_one(key, e, &s))
         return true;
     (void)scc_map_each(d->c->arm->cache, ws_scan_one, &s);
-    if (s.found) {
-        snprintf(lc, sizeof(lc), "%s", out->rid);
-        json_object_set_new(d->ws_keys, id, json_string(lower(lc)));
-    } else
+    if (s.found && ctl_arm_lower(out->rid, lc, sizeof(lc)) == 0) /* the cache's key */
+        json_object_set_new(d->ws_keys, id, json_string(lc));
+    else
         json_object_del(d->ws_keys, id);
     return s.found;
 }
@@ -233,8 +222,8 @@ dbx_query_true(const struct dbx_req *q, const char *key)
     return dbx_query(q, key, buf, sizeof(buf)) && strcmp(buf, "true") == 0;
 }
 
-void
-dbx_page(const struct dbx_req *q, long long *limit, long long *off)
+bool
+dbx_page(struct dbx_req *q, long long max, long long *limit, long long *off)
 {
     char buf[32];
 
@@ -242,6 +231,24 @@ dbx_page(const struct dbx_req *q, long long *limit, long long *off)
     *off = dbx_query(q, "page_token", buf, sizeof(buf)) || dbx_query(q, "offset", buf, sizeof(buf))
                    ? atoll(buf)
                    : 0;
+    if (*limit >= 1 && *limit <= max && *off >= 0)
+        return true;
+    dbx_error(q, 400, "INVALID_PARAMETER_VALUE", "limit must be from 1 to %lld", max);
+    return false;
+}
+
+void
+dbx_reply_page(struct dbx_req *q, const char *key, json_t *items, long long next)
+{
+    char tok[24];
+
+    /* A token only when there is more: SDK iterators follow one given
+     * again for ever. */
+    snprintf(tok, sizeof(tok), "%lld", next);
+    dbx_reply(q, 200,
+              next >= 0 ? json_pack("{s:o, s:b, s:s}", key, items, "has_more", 1, "next_page_token",
+                                    tok)
+                        : json_pack("{s:o, s:b}", key, items, "has_more", 0));
 }
 
 /* ---- documents ---- */
@@ -488,8 +495,8 @@ dbx_store_get(struct dbx *d, const char *ws, const char *kind, const char *id,
 
 struct dbx_pending {
     struct dbx *d;
-    struct dbx_pending *prev, *next;
-    struct relay_call *call; /* node calls */
+    LIST_ENTRY(dbx_pending) link; /* in d->pending */
+    struct relay_call *call;      /* node calls */
     void *ctx;
     dbx_arm_cb arm_cb;
     dbx_node_cb node_cb;
@@ -504,22 +511,14 @@ pending_new(struct dbx *d, void *ctx)
         return NULL;
     p->d = d;
     p->ctx = ctx;
-    p->next = d->pending;
-    if (d->pending)
-        d->pending->prev = p;
-    d->pending = p;
+    LIST_INSERT_HEAD(&d->pending, p, link);
     return p;
 }
 
 static void
 pending_free(struct dbx_pending *p)
 {
-    if (p->prev)
-        p->prev->next = p->next;
-    else if (p->d->pending == p)
-        p->d->pending = p->next;
-    if (p->next)
-        p->next->prev = p->prev;
+    LIST_REMOVE(p, link);
     scc_free(p);
 }
 
@@ -813,9 +812,9 @@ static void
 on_tick(evutil_socket_t fd, short what, void *arg)
 {
     struct dbx *d = arg;
-    char ws[24], kind[16];
-    const char *key, *id;
+    const char *key, *kind, *id;
     json_t *doc, *keys;
+    char ws[24];
     void *tmp;
 
     (void)fd, (void)what;
@@ -823,13 +822,17 @@ on_tick(evutil_socket_t fd, short what, void *arg)
      * cluster permanently deleted), never another one, and adds none. */
     json_object_foreach_safe(d->objs, tmp, key, doc)
     {
-        if (sscanf(key, "%23[0-9]/%15[a-z]/", ws, kind) != 2)
+        /* key is "ws/kind/id" (obj_key) */
+        size_t wl = strcspn(key, "/");
+
+        if (key[wl] != '/' || wl >= sizeof(ws) || (id = strchr(kind = key + wl + 1, '/')) == NULL)
             continue;
-        id = key + strlen(ws) + strlen(kind) + 2;
-        if (strcmp(kind, DBX_CLUSTER) == 0)
-            dbx_clusters_tick(d, ws, id, doc);
-        else if (strcmp(kind, DBX_RUN) == 0)
-            dbx_runs_tick(d, ws, id, doc);
+        memcpy(ws, key, wl);
+        ws[wl] = '\0';
+        if (strncmp(kind, DBX_CLUSTER "/", sizeof(DBX_CLUSTER)) == 0)
+            dbx_clusters_tick(d, ws, id + 1, doc);
+        else if (strncmp(kind, DBX_RUN "/", sizeof(DBX_RUN)) == 0)
+            dbx_runs_tick(d, ws, doc);
     }
     if (++d->ticks % GC_TICKS == 0 && (keys = json_array()) != NULL) {
         json_object_foreach(d->objs, key, doc) json_array_append_new(keys, json_string(key));
@@ -877,12 +880,8 @@ load_run(void *arg)
 {
     struct load_job *j = arg;
 
-    if ((j->rc = ctl_store_dbx_each(j->c->store, DBX_CLUSTER, load_one, j)) == 0)
-        j->rc = ctl_store_dbx_each(j->c->store, DBX_RUN, load_one, j);
-    if (j->rc == 0)
-        j->rc = ctl_store_dbx_each(j->c->store, DBX_WH, load_one, j);
-    if (j->rc == 0)
-        j->rc = ctl_store_dbx_each(j->c->store, DBX_JOB, load_one, j);
+    /* Everything but stored output, which stays in the store. */
+    j->rc = ctl_store_dbx_each(j->c->store, DBX_LOG, load_one, j);
 }
 
 int
@@ -928,8 +927,8 @@ ctl_dbx_stop(struct ctl *c)
     dbx_proxies_close(d);
     /* Node calls end now (their callbacks see SCC_ECLOSED and let go of
      * what they hold); ARM answers still due find d stopping. */
-    for (struct dbx_pending *p = d->pending, *next; p; p = next) {
-        next = p->next;
+    for (struct dbx_pending *p = LIST_FIRST(&d->pending), *next; p; p = next) {
+        next = LIST_NEXT(p, link);
         if (p->call) {
             relay_call_cancel(p->call);
             p->node_cb(d, p->ctx, SCC_ECLOSED, NULL, 0);
@@ -945,9 +944,9 @@ ctl_dbx_free(struct ctl *c)
 
     if (d == NULL)
         return;
-    while (d->pending) {
-        scc_free(d->pending->ctx);
-        pending_free(d->pending);
+    while (!LIST_EMPTY(&d->pending)) {
+        scc_free(LIST_FIRST(&d->pending)->ctx);
+        pending_free(LIST_FIRST(&d->pending));
     }
     event_free(d->tick);
     json_decref(d->objs);

@@ -13,6 +13,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/queue.h>
 
 #include "ctl.h"
 #include "ctl_arm.h"
@@ -59,8 +60,8 @@ struct dbx {
     json_t *ws_keys; /* workspaceId -> the ARM cache's key of its workspace */
     struct event *tick;
     unsigned ticks;
-    struct dbx_pending *pending; /* calls to nodes and to the ARM layer in flight */
-    struct dbx_proxy *proxies;   /* driver-proxy connections (ctl_dbx_proxy.c) */
+    LIST_HEAD(, dbx_pending) pending; /* calls to nodes and to the ARM layer in flight */
+    LIST_HEAD(, dbx_proxy) proxies;   /* driver-proxy connections (ctl_dbx_proxy.c) */
     size_t nproxies;
     bool stopping;
 };
@@ -91,8 +92,12 @@ void dbx_error(struct dbx_req *q, int status, const char *code, const char *fmt,
 bool dbx_query(const struct dbx_req *q, const char *key, char *out, size_t cap);
 /* dbx_query_true - is query parameter key "true"? */
 bool dbx_query_true(const struct dbx_req *q, const char *key);
-/* dbx_page - limit (default 20) and the offset of page_token (or offset). */
-void dbx_page(const struct dbx_req *q, long long *limit, long long *off);
+/* dbx_page - limit (1 to max, default 20) and the offset of page_token
+ * (or offset); false after answering 400. */
+bool dbx_page(struct dbx_req *q, long long max, long long *limit, long long *off);
+/* dbx_reply_page - {key: items, has_more} and, when next >= 0, the token
+ * of the page from offset next. */
+void dbx_reply_page(struct dbx_req *q, const char *key, json_t *items, long long next);
 /* dbx_param - a string parameter: the body's, else the query's. */
 const char *dbx_param(struct dbx_req *q, const char *key, char *buf, size_t cap);
 
@@ -178,6 +183,6 @@ bool dbx_runs_check(struct dbx_req *q, const json_t *spec);
  * its id into rid; false after answering. */
 bool dbx_run_start(struct dbx_req *q, const json_t *spec, json_int_t job_id, bool skip,
                    json_int_t *rid);
-void dbx_runs_tick(struct dbx *d, const char *ws, const char *id, json_t *doc);
+void dbx_runs_tick(struct dbx *d, const char *ws, json_t *run);
 
 #endif /* SCC_CONTROL_CTL_DBX_INT_H */

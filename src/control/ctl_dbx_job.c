@@ -245,13 +245,9 @@ list(struct dbx_req *q)
     long long limit, off;
     size_t n, i;
     json_t *out, **v;
-    char buf[24];
 
-    dbx_page(q, &limit, &off);
-    if (limit < 1 || limit > 100 || off < 0) {
-        dbx_error(q, 400, "INVALID_PARAMETER_VALUE", "limit must be from 1 to 100");
+    if (!dbx_page(q, 100, &limit, &off))
         return;
-    }
     if ((v = dbx_sorted(q->d, q->ws.id, DBX_JOB, by_id, &n)) == NULL ||
         (out = json_array()) == NULL) {
         scc_free(v);
@@ -268,11 +264,7 @@ list(struct dbx_req *q)
         json_array_append_new(out, j);
     }
     scc_free(v);
-    snprintf(buf, sizeof(buf), "%zu", i);
-    dbx_reply(
-            q, 200,
-            i < n ? json_pack("{s:o, s:b, s:s}", "jobs", out, "has_more", 1, "next_page_token", buf)
-                  : json_pack("{s:o, s:b}", "jobs", out, "has_more", 0));
+    dbx_reply_page(q, "jobs", out, i < n ? (long long)i : -1);
 }
 
 void

@@ -40,7 +40,7 @@
 
 struct dbx_proxy {
     struct dbx *d;
-    struct dbx_proxy *prev, *next;
+    LIST_ENTRY(dbx_proxy) link; /* in d->proxies */
     struct bufferevent *bev;
     struct scc_h2_stream *s;
     struct event *timer; /* the driver's answer to CONNECT */
@@ -65,12 +65,7 @@ proxy_free(struct dbx_proxy *p)
         bufferevent_free(p->bev);
     if (p->timer)
         event_free(p->timer);
-    if (p->prev)
-        p->prev->next = p->next;
-    else if (d->proxies == p)
-        d->proxies = p->next;
-    if (p->next)
-        p->next->prev = p->prev;
+    LIST_REMOVE(p, link);
     d->nproxies--;
     scc_free(p);
 }
@@ -383,10 +378,7 @@ proxy_new(struct dbx *d, struct bufferevent *bev)
     }
     p->d = d;
     p->bev = bev;
-    p->next = d->proxies;
-    if (d->proxies)
-        d->proxies->prev = p;
-    d->proxies = p;
+    LIST_INSERT_HEAD(&d->proxies, p, link);
     d->nproxies++;
     bufferevent_setcb(bev, on_read, on_write, on_event, p);
     bufferevent_setwatermark(bev, EV_WRITE, PROXY_HIGH / 2, 0);
@@ -476,6 +468,6 @@ ctl_dbx_proxy(struct ctl *c, struct bufferevent *bev, const struct ctl_dbx_proxy
 void
 dbx_proxies_close(struct dbx *d)
 {
-    while (d->proxies)
-        proxy_free(d->proxies);
+    while (!LIST_EMPTY(&d->proxies))
+        proxy_free(LIST_FIRST(&d->proxies));
 }

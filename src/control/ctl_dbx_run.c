@@ -540,6 +540,7 @@ tick_running(struct dbx *d, const char *ws, json_t *run, json_t *task)
     int64_t now = dbx_now(), deadline = json_integer_value(json_object_get(tp, "deadline"));
     struct tctx *x;
     char path[160], msg[600];
+    bool cancel;
 
     if (dbx_cluster_driver(cl) == NULL) { /* terminated under the task, or gone */
         const char *why = dbx_str(json_object_get(cl, "termination_reason"), "code");
@@ -568,23 +569,21 @@ tick_running(struct dbx *d, const char *ws, json_t *run, json_t *task)
         json_object_set_new(tp, "timed_out", json_true());
         json_object_set_new(tp, "cancel", json_true());
     }
-    if ((x = tctx_new(ws, run, task)) == NULL)
+    cancel = json_is_true(json_object_get(tp, "cancel")) &&
+             !json_is_true(json_object_get(tp, "cancel_sent"));
+    /* A cancel goes at once; a poll only when due (most ticks cost nothing). */
+    if ((!cancel && !poll_due(tp, now)) || (x = tctx_new(ws, run, task)) == NULL)
         return;
-    if (json_is_true(json_object_get(tp, "cancel")) &&
-        !json_is_true(json_object_get(tp, "cancel_sent"))) {
-        snprintf(path, sizeof(path), "/v1/runs/%s/cancel", agent_id(run, task));
-        if (dbx_node(d, node, "POST", path, NULL, 1u << 16, cancelled_on_node, x))
-            json_object_set_new(tp, "busy", json_true());
-        else
-            tctx_free(x);
-        return;
-    }
-    if (!poll_due(tp, now)) {
-        tctx_free(x);
-        return;
-    }
     json_object_set_new(tp, "busy", json_true());
-    collect_next(d, x, node);
+    if (!cancel) {
+        collect_next(d, x, node);
+        return;
+    }
+    snprintf(path, sizeof(path), "/v1/runs/%s/cancel", agent_id(run, task));
+    if (!dbx_node(d, node, "POST", path, NULL, 1u << 16, cancelled_on_node, x)) {
+        json_object_del(tp, "busy");
+        tctx_free(x);
+    }
 }
 
 /* A job cluster ends with its task, whatever the task's end. */
@@ -607,14 +606,20 @@ end_job_clusters(struct dbx *d, const char *ws, json_t *run)
 }
 
 void
-dbx_runs_tick(struct dbx *d, const char *ws, const char *id, json_t *run)
+dbx_runs_tick(struct dbx *d, const char *ws, json_t *run)
 {
+    json_t *priv = dbx_priv(run), *t;
     size_t i;
-    json_t *t;
 
-    end_job_clusters(d, ws, run);
-    if (strcmp(life(run), "TERMINATED") == 0 || strcmp(life(run), "INTERNAL_ERROR") == 0)
+    /* Most runs have ended: a flag keeps the tick's visit to them at one
+     * lookup instead of a walk of their tasks ten times a second. */
+    if (json_is_true(json_object_get(priv, "settled")))
         return;
+    end_job_clusters(d, ws, run);
+    if (terminal(run)) {
+        json_object_set_new(priv, "settled", json_true()); /* its job clusters ended too */
+        return;
+    }
     json_array_foreach(json_object_get(run, "tasks"), i, t)
     {
         const char *lcs = life(t);
@@ -625,8 +630,6 @@ dbx_runs_tick(struct dbx *d, const char *ws, const char *id, json_t *run)
             tick_pending(d, ws, run, t);
         else
             tick_running(d, ws, run, t);
-        if (dbx_get(d, ws, DBX_RUN, id) != run)
-            return; /* cannot happen today; cheap to be sure */
     }
 }
 
@@ -1082,11 +1085,8 @@ list(struct dbx_req *q)
     size_t n, i, kept = 0;
     json_t *out, **v;
 
-    dbx_page(q, &limit, &off);
-    if (limit < 1 || limit > 25 || off < 0) {
-        dbx_error(q, 400, "INVALID_PARAMETER_VALUE", "limit must be from 1 to 25");
+    if (!dbx_page(q, 25, &limit, &off))
         return;
-    }
     if ((v = dbx_sorted(q->d, q->ws.id, DBX_RUN, by_start_desc, &n)) == NULL ||
         (out = json_array()) == NULL) {
         scc_free(v);
@@ -1103,14 +1103,10 @@ list(struct dbx_req *q)
             json_object_del(r, "tasks");
         json_array_append_new(out, r);
     }
-    for (; i < n && !more; i++) /* has_more and a token only when there is more */
+    for (; i < n && !more; i++)
         more = listed(&f, v[i]);
     scc_free(v);
-    snprintf(buf, sizeof(buf), "%lld", off + (long long)json_array_size(out));
-    dbx_reply(
-            q, 200,
-            more ? json_pack("{s:o, s:b, s:s}", "runs", out, "has_more", 1, "next_page_token", buf)
-                 : json_pack("{s:o, s:b}", "runs", out, "has_more", 0));
+    dbx_reply_page(q, "runs", out, more ? off + (long long)json_array_size(out) : -1);
 }
 
 void

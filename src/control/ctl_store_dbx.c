@@ -80,7 +80,7 @@ ctl_store_dbx_get(struct ctl_store *st, const char *ws, const char *kind, const 
 }
 
 int
-ctl_store_dbx_each(struct ctl_store *st, const char *kind,
+ctl_store_dbx_each(struct ctl_store *st, const char *skip,
                    int (*fn)(const char *ws, const char *kind, const char *id, const char *body,
                              void *arg),
                    void *arg)
@@ -89,11 +89,11 @@ ctl_store_dbx_each(struct ctl_store *st, const char *kind,
     int rc, stop = 0;
 
     if ((rc = ctl_store_prepare(st,
-                                "SELECT ws, kind, id, body FROM dbx_objects WHERE kind = ?"
+                                "SELECT ws, kind, id, body FROM dbx_objects WHERE kind != ?"
                                 " ORDER BY updated_ms",
                                 &stmt)) < 0)
         return rc;
-    ctl_store_bind_text(stmt, 1, kind);
+    ctl_store_bind_text(stmt, 1, skip);
     while (stop == 0 && (rc = sqlite3_step(stmt)) == SQLITE_ROW)
         stop = fn((const char *)sqlite3_column_text(stmt, 0),
                   (const char *)sqlite3_column_text(stmt, 1),

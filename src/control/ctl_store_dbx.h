@@ -21,9 +21,10 @@ int ctl_store_dbx_del_ws(struct ctl_store *st, const char *ws);
  * SCC_ENOTFOUND if there is none. */
 int ctl_store_dbx_get(struct ctl_store *st, const char *ws, const char *kind, const char *id,
                       char **out);
-/* ctl_store_dbx_each - every document of kind, oldest write first; a
+/* ctl_store_dbx_each - every document of another kind than skip, oldest
+ * write first; a
  * non-zero return of fn stops the walk and is returned. */
-int ctl_store_dbx_each(struct ctl_store *st, const char *kind,
+int ctl_store_dbx_each(struct ctl_store *st, const char *skip,
                        int (*fn)(const char *ws, const char *kind, const char *id, const char *body,
                                  void *arg),
                        void *arg);
