@@ -7,6 +7,9 @@
  *   sccbench send HOST:PORT MBYTES     stream MBYTES MiB, wait for the close: Gbit/s
  *   sccbench rtt HOST:PORT N [SIZE]    N round trips of SIZE bytes on one connection
  *   sccbench open HOST:PORT N          N x (connect, 64-byte round trip, close)
+ *   sccbench rttmix N SIZE HOST:PORT...  N round trips on each target, taken in
+ *                                      turn (one on each, then again), so that
+ *                                      the machine's drift falls on all alike
  *
  * Latencies are reported as p50/p99 in microseconds.
  */
@@ -197,6 +200,41 @@ rtt(const char *hp, long n, long size)
 }
 
 static int
+rtt_mix(long n, long size, char **hp, int nhp)
+{
+    char buf[65536], what[300];
+    uint64_t *ns = calloc((size_t)(n * nhp), sizeof(*ns));
+    int fd[16];
+
+    if (ns == NULL || nhp > 16 || size <= 0 || size > (long)sizeof(buf))
+        return 1;
+    for (int j = 0; j < nhp; j++)
+        if ((fd[j] = dial(hp[j])) < 0)
+            return 1;
+    memset(buf, 'x', sizeof(buf));
+    for (long i = 0; i < n + 100; i++) {
+        for (int j = 0; j < nhp; j++) {
+            uint64_t t0 = now_ns();
+
+            if (write_full(fd[j], buf, (size_t)size) < 0 ||
+                read_full(fd[j], buf, (size_t)size) < 0) {
+                perror("rttmix");
+                return 1;
+            }
+            if (i >= 100) /* warm-up */
+                ns[(long)j * n + i - 100] = now_ns() - t0;
+        }
+    }
+    for (int j = 0; j < nhp; j++) {
+        snprintf(what, sizeof(what), "rtt %s", hp[j]);
+        report(what, ns + (long)j * n, n);
+        close(fd[j]);
+    }
+    free(ns);
+    return 0;
+}
+
+static int
 open_rtt(const char *hp, long n)
 {
     char buf[64];
@@ -230,6 +268,8 @@ main(int argc, char **argv)
         return send_bulk(argv[2], atol(argv[3]));
     if (argc >= 4 && strcmp(argv[1], "rtt") == 0)
         return rtt(argv[2], atol(argv[3]), argc > 4 ? atol(argv[4]) : 64);
+    if (argc >= 5 && strcmp(argv[1], "rttmix") == 0)
+        return rtt_mix(atol(argv[2]), atol(argv[3]), argv + 4, argc - 4);
     if (argc >= 4 && strcmp(argv[1], "open") == 0)
         return open_rtt(argv[2], atol(argv[3]));
     fprintf(stderr, "usage: see the comment at the top of bench/sccbench.c\n");

@@ -6,7 +6,8 @@
 #   ssh-R   OpenSSH reverse tunnel (sshd <- ssh -R), TCP_NODELAY forced, default cipher
 #   ssh-R-gcm  the same with aes128-gcm@openssh.com
 # Measures, in RUNS interleaved rounds, bulk throughput, CPU seconds per GB of the tunnel's
-# processes, 64-byte round trip p50/p99, and connection open + round trip p50/p99.
+# processes, 64-byte round trip p50/p99 (one round trip on each path in turn), and
+# connection open + round trip p50/p99.
 #
 # usage: bench/tunnel/bench.sh [BUILD_DIR]   (default build/release; env RUNS rounds,
 # MB per transfer, RAW=1 also prints every round's figures, TUNE_ALL=1 gives
@@ -136,13 +137,22 @@ for i in $(seq "$runs"); do
         [ -n "$pat" ] && c1=$(cpu_of "$pat")
         add "cpu.$name" "$(awk -v t=$((c1 - c0)) -v hz="$hz" -v gb="$(echo "$mb / 1024" | bc -l)" \
             'BEGIN {printf "%.2f", t / hz / gb}')"
-        set -- $("$B" rtt 127.0.0.1:"$eport" $((20000 / runs)) 64 | sed 's/p50_us=//; s/p99_us=//' |
-            awk '{print $3, $4}')
-        add "rtt50.$name" "$1"; add "rtt99.$name" "$2"
         set -- $("$B" open 127.0.0.1:"$eport" $((2000 / runs)) | sed 's/p50_us=//; s/p99_us=//' |
             awk '{print $3, $4}')
         add "open50.$name" "$1"; add "open99.$name" "$2"
     done
+    # Round trips are sampled one on each path in turn, so that a slow
+    # moment of the VM (the figure moves +-25% from second to second here)
+    # falls on every path alike instead of on whichever ran then.
+    targets=""
+    for path in $paths; do targets="$targets 127.0.0.1:$(field "$path" 3)"; done
+    "$B" rttmix $((20000 / runs)) 64 $targets | sed 's/p50_us=//; s/p99_us=//' |
+        while read -r _ target _ p50 p99; do
+            for path in $paths; do
+                [ "127.0.0.1:$(field "$path" 3)" = "$target" ] || continue
+                add "rtt50.$(field "$path" 1)" "$p50"; add "rtt99.$(field "$path" 1)" "$p99"
+            done
+        done
 done
 
 printf '| path | Gbit/s (median of %s rounds x %s MB) | tunnel CPU s/GB | 64 B RTT p50 / p99 (us) | open + RTT p50 / p99 (us) |\n' "$runs" "$mb"
