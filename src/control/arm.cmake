@@ -31,5 +31,7 @@ set(CTL_ARM_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/ctl_dbx_job.c
   ${CMAKE_CURRENT_LIST_DIR}/ctl_dbx_run.c
   ${CMAKE_CURRENT_LIST_DIR}/ctl_dbx_wh.c
+  ${CMAKE_CURRENT_LIST_DIR}/ctl_dbx_pool.c
+  ${CMAKE_CURRENT_LIST_DIR}/ctl_dbx_vm.c
   ${CMAKE_CURRENT_LIST_DIR}/ctl_store_dbx.c)
 target_sources(scc_control PRIVATE ${CTL_ARM_SOURCES})

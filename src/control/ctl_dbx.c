@@ -662,6 +662,8 @@ route(struct dbx_req *q, const char *path)
         dbx_jobs_route(q); /* after jobs/runs */
     else if (api_path(path, "sql/warehouses", q->op, sizeof(q->op)) && path[7] == '0')
         dbx_warehouses_route(q);
+    else if (api_path(path, "instance-pools", q->op, sizeof(q->op)) && path[7] == '0')
+        dbx_pools_route(q);
     else if (strcmp(path, "/api/2.0/preview/scim/v2/Me") == 0 && strcmp(q->method, "GET") == 0)
         me(q);
     else if (strcmp(path, "/.well-known/databricks-config") == 0)
@@ -833,6 +835,8 @@ on_tick(evutil_socket_t fd, short what, void *arg)
             dbx_clusters_tick(d, ws, id + 1, doc);
         else if (strncmp(kind, DBX_RUN "/", sizeof(DBX_RUN)) == 0)
             dbx_runs_tick(d, ws, doc);
+        else if (strncmp(kind, DBX_POOL "/", sizeof(DBX_POOL)) == 0)
+            dbx_pools_tick(d, ws, id + 1, doc);
     }
     if (++d->ticks % GC_TICKS == 0 && (keys = json_array()) != NULL) {
         json_object_foreach(d->objs, key, doc) json_array_append_new(keys, json_string(key));

@@ -172,6 +172,24 @@ bad_type(const json_t *b, const char *key, char *err, size_t cap)
     return true;
 }
 
+/* A pool id that cannot be one (whether it exists is the caller's to see). */
+static bool
+bad_pool(const json_t *b, const char *key)
+{
+    const json_t *v = json_object_get(b, key);
+    const char *p = json_string_value(v);
+    size_t n = p ? strlen(p) : 0;
+
+    if (v == NULL || json_is_null(v))
+        return false;
+    if (p == NULL || n == 0 || n > 100 || n != json_string_length(v))
+        return true;
+    for (size_t i = 0; i < n; i++)
+        if (!isalnum((unsigned char)p[i]) && p[i] != '-')
+            return true;
+    return false;
+}
+
 static bool
 bad_size(const json_t *b, char *err, size_t cap)
 {
@@ -202,8 +220,9 @@ ctl_dbx_spec_check(const json_t *b, char *err, size_t cap)
     const json_t *at = json_object_get(b, "autotermination_minutes");
     const json_t *name = json_object_get(b, "cluster_name");
     const char *sv = str_of(b, "spark_version");
-    const char *pool = str_of(b, "instance_pool_id") ? str_of(b, "instance_pool_id")
-                                                     : str_of(b, "driver_instance_pool_id");
+    const char *pk = bad_pool(b, "instance_pool_id")          ? "instance_pool_id"
+                     : bad_pool(b, "driver_instance_pool_id") ? "driver_instance_pool_id"
+                                                              : NULL;
 
     if (sv == NULL)
         snprintf(err, cap, "Missing required field: spark_version");
@@ -213,8 +232,11 @@ ctl_dbx_spec_check(const json_t *b, char *err, size_t cap)
                  sv);
     else if (bad_type(b, "node_type_id", err, cap) || bad_type(b, "driver_node_type_id", err, cap))
         return SCC_EINVAL;
-    else if (present(b, "instance_pool_id") || present(b, "driver_instance_pool_id"))
-        snprintf(err, cap, "Instance pool %.100s does not exist", pool ? pool : "(not a string)");
+    else if (pk)
+        snprintf(err, cap, "Instance pool %.100s does not exist",
+                 str_of(b, pk) ? str_of(b, pk) : "(not a string)");
+    else if (present(b, "driver_instance_pool_id") && !present(b, "instance_pool_id"))
+        snprintf(err, cap, "driver_instance_pool_id needs instance_pool_id");
     else if (bad_size(b, err, cap))
         return SCC_EINVAL;
     else if (at && (!json_is_integer(at) ||

@@ -31,8 +31,7 @@
 #include <string.h>
 #include <strings.h>
 
-#define ARM_API_VERSION "api-version=2024-05-01"
-#define EVENTS_MAX      500
+#define EVENTS_MAX 500
 
 /* ---- small helpers ---- */
 
@@ -118,200 +117,126 @@ terminate(struct dbx *d, const char *ws, const char *id, json_t *doc, const char
     dbx_save(d, ws, DBX_CLUSTER, id);
 }
 
-/* ---- the ARM calls: createNodes, deleteNodes, operation status ---- */
-
-struct arm_ctx {
-    char ws[24], id[64];
-};
-
-static struct arm_ctx *
-ctx_new(const char *ws, const char *id)
-{
-    struct arm_ctx *x = scc_calloc(1, sizeof(*x));
-
-    if (x) {
-        snprintf(x->ws, sizeof(x->ws), "%s", ws);
-        snprintf(x->id, sizeof(x->id), "%s", id);
-    }
-    return x;
-}
-
-/* The cluster an answer is for, no longer busy; NULL if it went away. */
-static json_t *
-answered(struct dbx *d, struct arm_ctx *x)
-{
-    json_t *doc = dbx_get(d, x->ws, DBX_CLUSTER, x->id);
-
-    if (doc)
-        json_object_del(dbx_priv(doc), "busy");
-    return doc;
-}
-
-static bool
-call_arm(struct dbx *d, const char *ws, const char *id, json_t *doc, const char *method,
-         const char *path, json_t *body, dbx_arm_cb cb)
-{
-    struct arm_ctx *x = ctx_new(ws, id);
-
-    if (x == NULL) {
-        json_decref(body);
-        return false;
-    }
-    json_object_set_new(dbx_priv(doc), "busy", json_true());
-    dbx_arm(d, method, path, body, cb, x);
-    return true;
-}
-
-/* The ARM error of resp: code and message (into buffers). */
+/* The cluster's nodes, driver first, made: they have until the launch
+ * deadline to open their tunnels. */
 static void
-arm_err(const struct ctl_arm_resp *resp, char *code, size_t ccap, char *msg, size_t mcap)
+got_nodes(struct dbx *d, const char *ws, const char *id, json_t *doc, json_t *nodes)
 {
-    json_t *b = resp->body ? json_loadb(resp->body, resp->body_len, 0, NULL) : NULL;
-    json_t *e = json_object_get(b, "error");
-
-    snprintf(code, ccap, "%s", dbx_str(e, "code") ? dbx_str(e, "code") : "InternalError");
-    snprintf(msg, mcap, "%s", dbx_str(e, "message") ? dbx_str(e, "message") : "no message");
-    json_decref(b);
-}
-
-static bool
-busy_conflict(const struct ctl_arm_resp *resp)
-{
-    return resp->status == 409 && resp->body && strstr(resp->body, "AnotherOperationInProgress");
-}
-
-/* The status URL of an LRO answer, as a path with its query. */
-static void
-keep_op(json_t *doc, const struct ctl_arm_resp *resp)
-{
-    for (size_t i = 0; i < resp->nhdrs; i++) {
-        const char *v = resp->hdrs[i].value, *p;
-
-        if (strcasecmp(resp->hdrs[i].name, "Azure-AsyncOperation") != 0 || v == NULL)
-            continue;
-        p = strstr(v, "://");
-        p = p ? strchr(p + 3, '/') : v;
-        if (p)
-            json_object_set_new(dbx_priv(doc), "op", json_string(p));
-    }
-}
-
-static void
-created(struct dbx *d, void *ctx, const struct ctl_arm_resp *resp)
-{
-    struct arm_ctx *x = ctx;
-    json_t *doc = answered(d, x), *b, *nodes, *vm;
-    char code[64], msg[700];
-    size_t i;
-
-    if (doc == NULL || busy_conflict(resp))
-        goto out;
-    if (resp->status != 202) {
-        arm_err(resp, code, sizeof(code), msg, sizeof(msg));
-        terminate(d, x->ws, x->id, doc, "CLOUD_PROVIDER_LAUNCH_FAILURE", "CLOUD_FAILURE",
-                  json_pack("{s:s, s:s, s:s}", "azure_error_code", code, "azure_error_message", msg,
-                            "databricks_error_message", msg));
-        goto out;
-    }
-    b = json_loadb(resp->body, resp->body_len, 0, NULL);
-    nodes = json_array();
-    json_array_foreach(json_object_get(b, "value"), i, vm)
-    {
-        json_t *nics = json_object_get(
-                json_object_get(json_object_get(vm, "properties"), "networkProfile"),
-                "networkInterfaces");
-
-        json_array_append_new(
-                nodes, json_pack("{s:O, s:O, s:O, s:O?, s:O?}", "vm", json_object_get(vm, "id"),
-                                 "name", json_object_get(vm, "name"), "node",
-                                 json_object_get(json_object_get(vm, "tags"), "scc-node"), "nic",
-                                 json_object_get(json_array_get(nics, 0), "id"), "host_nic",
-                                 json_object_get(json_array_get(nics, 1), "id")));
-    }
-    json_decref(b);
     json_object_set_new(dbx_priv(doc), "nodes", nodes);
-    /* The nodes have this long from now to open their tunnels. */
     json_object_set_new(dbx_priv(doc), "deadline",
                         json_integer(dbx_now() + DBX_LAUNCH_S(d) * 1000));
-    keep_op(doc, resp);
     event(doc, "CREATING",
           json_pack("{s:I}", "target_num_workers", (json_int_t)(json_array_size(nodes) - 1)));
-    dbx_save(d, x->ws, DBX_CLUSTER, x->id);
-out:
-    scc_free(x);
+    dbx_save(d, ws, DBX_CLUSTER, id);
+}
+
+/* ---- the VMs: createNodes (or a pool's), deleteNodes, operation status ---- */
+
+static void
+created(struct dbx *d, const char *ws, const char *id, json_t *doc, const struct ctl_arm_resp *resp)
+{
+    char code[64], msg[700];
+
+    if (dbx_vm_busy(resp))
+        return;
+    if (resp->status != 202) {
+        dbx_vm_err(resp, code, sizeof(code), msg, sizeof(msg));
+        terminate(d, ws, id, doc, "CLOUD_PROVIDER_LAUNCH_FAILURE", "CLOUD_FAILURE",
+                  json_pack("{s:s, s:s, s:s}", "azure_error_code", code, "azure_error_message", msg,
+                            "databricks_error_message", msg));
+        return;
+    }
+    dbx_vm_keep_op(doc, resp);
+    got_nodes(d, ws, id, doc, dbx_vm_list(resp));
+}
+
+/* Nodes from the cluster's pools once they have them idle, or its end
+ * with the reason they cannot give them. */
+static void
+from_pools(struct dbx *d, const char *ws, const char *id, json_t *doc, json_int_t workers)
+{
+    char code[64], msg[600];
+    json_t *nodes = NULL;
+    const char *pool = dbx_str(doc, "instance_pool_id");
+    const char *dpool = dbx_str(doc, "driver_instance_pool_id");
+    int rc;
+
+    /* The pools asked, so that an end withdraws the request (the spec may
+     * be edited meanwhile). */
+    json_object_set_new(dbx_priv(doc), "pools",
+                        dpool && strcmp(dpool, pool) != 0 ? json_pack("[s, s]", dpool, pool)
+                                                          : json_pack("[s]", pool));
+    rc = dbx_pool_take(d, ws, id, dpool ? dpool : pool, pool, (size_t)workers, &nodes, code,
+                       sizeof(code), msg, sizeof(msg));
+    if (rc == 0)
+        got_nodes(d, ws, id, doc, nodes);
+    else if (rc != SCC_EBUSY)
+        terminate(d, ws, id, doc, code, "CLIENT_ERROR",
+                  json_pack("{s:s, s:s, s:s}", "databricks_error_message", msg, "instance_pool_id",
+                            pool, "instance_pool_error_code", code));
 }
 
 static void
 launch(struct dbx *d, const char *ws, const char *id, json_t *doc)
 {
-    char path[CTL_ARM_ID_MAX + 64];
     json_int_t workers = json_integer_value(json_object_get(doc, "num_workers"));
 
     if (json_object_get(doc, "autoscale"))
         workers = json_integer_value(
                 json_object_get(json_object_get(doc, "autoscale"), "min_workers"));
-    snprintf(path, sizeof(path), "%s/createNodes?" ARM_API_VERSION,
-             dbx_str(dbx_priv(doc), "ws_rid"));
-    (void)call_arm(d, ws, id, doc, "POST", path,
-                   json_pack("{s:I, s:s}", "count", workers + 1, "clusterName", id), created);
+    if (dbx_str(doc, "instance_pool_id"))
+        from_pools(d, ws, id, doc, workers);
+    else
+        (void)dbx_vm_create(d, ws, DBX_CLUSTER, id, doc, workers + 1, id, created);
 }
 
 static void
-deleted(struct dbx *d, void *ctx, const struct ctl_arm_resp *resp)
+deleted(struct dbx *d, const char *ws, const char *id, json_t *doc, const struct ctl_arm_resp *resp)
 {
-    struct arm_ctx *x = ctx;
-    json_t *doc = answered(d, x);
     char code[64], msg[700];
 
-    if (doc == NULL || busy_conflict(resp))
-        goto out;
+    if (dbx_vm_busy(resp))
+        return;
     if (resp->status == 202)
-        keep_op(doc, resp);
+        dbx_vm_keep_op(doc, resp);
     else if (resp->status != 200) {
-        arm_err(resp, code, sizeof(code), msg, sizeof(msg));
+        dbx_vm_err(resp, code, sizeof(code), msg, sizeof(msg));
         if (strcmp(code, "NodeNotFound") != 0 && strcmp(code, "ResourceNotFound") != 0) {
-            scc_log_warn(&d->c->log, "cluster %s: deleteNodes: %s: %s", x->id, code, msg);
-            goto out; /* the tick tries again */
+            scc_log_warn(&d->c->log, "cluster %s: deleteNodes: %s: %s", id, code, msg);
+            return; /* the tick tries again */
         }
     }
     json_object_set_new(dbx_priv(doc), "nodes", json_array());
-    dbx_save(d, x->ws, DBX_CLUSTER, x->id);
-out:
-    scc_free(x);
+    dbx_save(d, ws, DBX_CLUSTER, id);
 }
 
 static void
-op_polled(struct dbx *d, void *ctx, const struct ctl_arm_resp *resp)
+op_polled(struct dbx *d, const char *ws, const char *id, json_t *doc,
+          const struct ctl_arm_resp *resp)
 {
-    struct arm_ctx *x = ctx;
-    json_t *doc = answered(d, x), *b = NULL;
-    const char *st;
-    char msg[700];
+    char code[64], msg[700];
+    int st = dbx_vm_op_status(resp, code, sizeof(code), msg, sizeof(msg));
 
-    if (doc && resp->status == 404) /* the operation is gone: nothing to wait for */
-        json_object_del(dbx_priv(doc), "op");
-    if (doc == NULL || resp->status != 200)
-        goto out;
-    b = json_loadb(resp->body, resp->body_len, 0, NULL);
-    if ((st = dbx_str(b, "status")) == NULL || strcmp(st, "InProgress") == 0)
-        goto out;
+    if (st == DBX_OP_RUNNING)
+        return;
     json_object_del(dbx_priv(doc), "op");
-    if (strcmp(st, "Succeeded") != 0 && strcmp(state_of(doc), "PENDING") == 0) {
-        json_t *e = json_object_get(b, "error");
-        const char *code = dbx_str(e, "code") ? dbx_str(e, "code") : "";
+    if (st == DBX_OP_FAILED && strcmp(state_of(doc), "PENDING") == 0) {
         bool net = strstr(code, "NoOutboundConnectivity") != NULL;
 
-        snprintf(msg, sizeof(msg), "%s", dbx_str(e, "message") ? dbx_str(e, "message") : st);
-        terminate(d, x->ws, x->id, doc,
+        terminate(d, ws, id, doc,
                   net ? "NPIP_TUNNEL_SETUP_FAILURE" : "CLOUD_PROVIDER_LAUNCH_FAILURE",
                   net ? "CLIENT_ERROR" : "CLOUD_FAILURE",
                   json_pack("{s:s, s:s, s:s}", "azure_error_code", code, "azure_error_message", msg,
                             "databricks_error_message", msg));
     }
-    dbx_save(d, x->ws, DBX_CLUSTER, x->id);
-out:
-    json_decref(b);
-    scc_free(x);
+    dbx_save(d, ws, DBX_CLUSTER, id);
+}
+
+static void
+poll_op(struct dbx *d, const char *ws, const char *id, json_t *doc)
+{
+    (void)dbx_vm_call(d, ws, DBX_CLUSTER, id, doc, "GET", dbx_str(dbx_priv(doc), "op"), NULL,
+                      op_polled);
 }
 
 /* ---- the tick ---- */
@@ -399,7 +324,7 @@ tick_pending(struct dbx *d, const char *ws, const char *id, json_t *doc)
     if (json_array_size(nodes) == 0) {
         launch(d, ws, id, doc);
     } else if (dbx_str(priv, "op")) {
-        (void)call_arm(d, ws, id, doc, "GET", dbx_str(priv, "op"), NULL, op_polled);
+        poll_op(d, ws, id, doc);
     } else if (all_connected(d, nodes, &missing)) {
         running(d, ws, id, doc);
     } else if (dbx_now() > json_integer_value(json_object_get(priv, "deadline"))) {
@@ -450,19 +375,11 @@ tick_running(struct dbx *d, const char *ws, const char *id, json_t *doc)
     }
 }
 
+/* No VMs left: TERMINATED, or gone for good. */
 static void
-tick_terminating(struct dbx *d, const char *ws, const char *id, json_t *doc)
+finish(struct dbx *d, const char *ws, const char *id, json_t *doc)
 {
-    json_t *priv = dbx_priv(doc);
-    char path[CTL_ARM_ID_MAX + 64];
-
-    if (dbx_str(priv, "op")) {
-        (void)call_arm(d, ws, id, doc, "GET", dbx_str(priv, "op"), NULL, op_polled);
-    } else if (json_array_size(json_object_get(priv, "nodes")) > 0) {
-        snprintf(path, sizeof(path), "%s/deleteNodes?" ARM_API_VERSION, dbx_str(priv, "ws_rid"));
-        (void)call_arm(d, ws, id, doc, "POST", path, json_pack("{s:s}", "clusterName", id),
-                       deleted);
-    } else if (json_is_true(json_object_get(priv, "permanent"))) {
+    if (json_is_true(json_object_get(dbx_priv(doc), "permanent"))) {
         dbx_del(d, ws, DBX_CLUSTER, id);
     } else {
         terminated(doc);
@@ -470,6 +387,30 @@ tick_terminating(struct dbx *d, const char *ws, const char *id, json_t *doc)
         json_object_del(doc, "driver");
         json_object_del(doc, "executors");
         dbx_save(d, ws, DBX_CLUSTER, id);
+    }
+}
+
+static void
+tick_terminating(struct dbx *d, const char *ws, const char *id, json_t *doc)
+{
+    json_t *priv = dbx_priv(doc);
+    json_t *pools = json_object_get(priv, "pools"), *p;
+    size_t i;
+
+    if (dbx_str(priv, "op")) {
+        poll_op(d, ws, id, doc);
+    } else if (pools) {
+        /* A pool's VMs go back to it (which deletes them: an instance
+         * serves one cluster), or its request for them is withdrawn. */
+        json_array_foreach(pools, i, p) dbx_pool_release(d, ws, json_string_value(p), id);
+        json_object_del(priv, "pools");
+        json_object_set_new(priv, "nodes", json_array());
+        finish(d, ws, id, doc);
+    } else if (json_array_size(json_object_get(priv, "nodes")) > 0) {
+        (void)dbx_vm_delete(d, ws, DBX_CLUSTER, id, doc, json_pack("{s:s}", "clusterName", id),
+                            deleted);
+    } else {
+        finish(d, ws, id, doc);
     }
 }
 
@@ -560,6 +501,8 @@ static const char *const spec_keys[] = {
         "enable_local_disk_encryption",
         "cluster_log_conf",
         "docker_image",
+        "instance_pool_id",
+        "driver_instance_pool_id",
 };
 
 /* Check a ClusterSpec; false after answering 400. */
@@ -569,15 +512,17 @@ spec_ok(struct dbx_req *q, const json_t *b)
     char err[400];
 
     if (ctl_dbx_spec_check(b, err, sizeof(err)) == 0)
-        return true;
+        return dbx_pool_spec_ok(q, b, "");
     dbx_error(q, 400, "INVALID_PARAMETER_VALUE", "%s", err);
     return false;
 }
 
 static void
-apply_spec(json_t *doc, const json_t *b)
+apply_spec(struct dbx *d, const char *ws, json_t *doc, const json_t *b)
 {
     json_t *spec = json_object();
+    const char *pt = dbx_pool_node_type(d, ws, dbx_str(b, "instance_pool_id"));
+    const char *dpt = dbx_pool_node_type(d, ws, dbx_str(b, "driver_instance_pool_id"));
 
     for (size_t i = 0; i < DBX_NELEM(spec_keys); i++) {
         json_t *v = json_object_get(b, spec_keys[i]);
@@ -590,6 +535,10 @@ apply_spec(json_t *doc, const json_t *b)
     }
     if (json_object_get(doc, "num_workers") == NULL && json_object_get(doc, "autoscale") == NULL)
         json_object_set_new(doc, "num_workers", json_integer(0));
+    if (pt) { /* a pool's nodes are of its type */
+        json_object_set_new(doc, "node_type_id", json_string(pt));
+        json_object_set_new(doc, "driver_node_type_id", json_string(dpt ? dpt : pt));
+    }
     if (json_object_get(doc, "node_type_id") == NULL)
         json_object_set_new(doc, "node_type_id", json_string(ctl_dbx_node_types[0].id));
     if (json_object_get(doc, "driver_node_type_id") == NULL)
@@ -599,9 +548,8 @@ apply_spec(json_t *doc, const json_t *b)
     json_object_set_new(doc, "spec", spec);
 }
 
-/* MMDD-HHMMSS-xxxxxxxx, as Databricks' ids look. */
-static int
-new_id(char *out, size_t cap)
+int
+dbx_new_id(char *out, size_t cap)
 {
     static const char alnum[] = "abcdefghijklmnopqrstuvwxyz0123456789";
     uint8_t r[8];
@@ -631,10 +579,10 @@ dbx_cluster_new(struct dbx *d, const struct dbx_ws *ws, const json_t *spec, cons
     n = dbx_count(d, ws->id, DBX_CLUSTER);
     if (n >= DBX_CLUSTERS_MAX)
         return SCC_EBUSY;
-    if (new_id(id, cap) < 0 || (doc = json_object()) == NULL)
+    if (dbx_new_id(id, cap) < 0 || (doc = json_object()) == NULL)
         return SCC_ENOMEM;
     json_object_set_new(doc, "cluster_id", json_string(id));
-    apply_spec(doc, spec);
+    apply_spec(d, ws->id, doc, spec);
     json_object_set_new(doc, "creator_user_name", json_string(user));
     json_object_set_new(doc, "cluster_source", json_string(source));
     json_object_set_new(doc, "jdbc_port", json_integer(10000));
@@ -772,7 +720,7 @@ edit(struct dbx_req *q, json_t *doc, const char *id)
                   "terminate it, edit it, and start it");
         return;
     }
-    apply_spec(doc, q->body);
+    apply_spec(q->d, q->ws.id, doc, q->body);
     event(doc, "EDITED", json_pack("{s:s}", "user", q->user));
     if (run)
         set_state(doc, "RESTARTING", "Restarting the driver with the new configuration");

@@ -140,6 +140,37 @@ void dbx_store_get(struct dbx *d, const char *ws, const char *kind, const char *
 /* dbx_store_put - write (text, taken) or delete (NULL) a store-only document. */
 void dbx_store_put(struct dbx *d, const char *ws, const char *kind, const char *id, char *text);
 
+/* ---- ctl_dbx_vm.c: a document's VMs, through the workspace's actions ---- */
+#define DBX_ARM_API_VERSION "api-version=2024-05-01"
+/* The answer to a document's call, with its document (found again by id:
+ * not called if it was deleted meanwhile), no longer busy. */
+typedef void (*dbx_vm_cb)(struct dbx *d, const char *ws, const char *id, json_t *doc,
+                          const struct ctl_arm_resp *resp);
+/* dbx_vm_call - an ARM call for document (ws, kind, id), marked busy until
+ * it answers; body is taken.  false: out of memory (no call). */
+bool dbx_vm_call(struct dbx *d, const char *ws, const char *kind, const char *id, json_t *doc,
+                 const char *method, const char *path, json_t *body, dbx_vm_cb cb);
+/* dbx_vm_create - createNodes: count VMs named in group (clusterName),
+ * in the workspace of the document's private "ws_rid". */
+bool dbx_vm_create(struct dbx *d, const char *ws, const char *kind, const char *id, json_t *doc,
+                   json_int_t count, const char *group, dbx_vm_cb cb);
+/* dbx_vm_delete - deleteNodes with what ({"clusterName"} or {"nodes"}, taken). */
+bool dbx_vm_delete(struct dbx *d, const char *ws, const char *kind, const char *id, json_t *doc,
+                   json_t *what, dbx_vm_cb cb);
+/* dbx_vm_err - an ARM error answer's code and message. */
+void dbx_vm_err(const struct ctl_arm_resp *resp, char *code, size_t ccap, char *msg, size_t mcap);
+/* dbx_vm_busy - refused because the workspace runs another operation? */
+bool dbx_vm_busy(const struct ctl_arm_resp *resp);
+/* dbx_vm_keep_op - note an LRO answer's status URL as private "op". */
+void dbx_vm_keep_op(json_t *doc, const struct ctl_arm_resp *resp);
+/* dbx_vm_list - createNodes' VMs as nodes: [{vm, name, node, nic, host_nic}]. */
+json_t *dbx_vm_list(const struct ctl_arm_resp *resp);
+/* dbx_vm_op_status - an operation poll's outcome (DBX_OP_*), its error's
+ * code and message. */
+enum { DBX_OP_RUNNING, DBX_OP_DONE, DBX_OP_FAILED, DBX_OP_GONE };
+int dbx_vm_op_status(const struct ctl_arm_resp *resp, char *code, size_t ccap, char *msg,
+                     size_t mcap);
+
 /* ---- ctl_dbx_cluster.c ---- */
 void dbx_clusters_route(struct dbx_req *q);
 void dbx_clusters_tick(struct dbx *d, const char *ws, const char *id, json_t *doc);
@@ -160,6 +191,30 @@ bool dbx_cluster_visible(json_t *cluster);
 void dbx_cluster_touch(json_t *cluster);
 /* dbx_cluster_wake - a run wants it: start a TERMINATED one; note activity. */
 void dbx_cluster_wake(struct dbx *d, const char *ws, const char *id, json_t *doc, const char *user);
+
+/* dbx_new_id - MMDD-HHMMSS-xxxxxxxx, as Databricks' cluster ids look. */
+int dbx_new_id(char *out, size_t cap);
+
+/* ---- ctl_dbx_pool.c ---- */
+#define DBX_POOL      "pool"
+#define DBX_POOLS_MAX 100 /* per workspace */
+void dbx_pools_route(struct dbx_req *q);
+void dbx_pools_tick(struct dbx *d, const char *ws, const char *id, json_t *doc);
+/* dbx_pool_spec_ok - do a cluster spec's pools exist?  false after a 400
+ * (its message starts with what). */
+bool dbx_pool_spec_ok(struct dbx_req *q, const json_t *spec, const char *what);
+/* dbx_pool_node_type - an ACTIVE pool's node type, or NULL. */
+const char *dbx_pool_node_type(struct dbx *d, const char *ws, const char *pool);
+/* dbx_pool_take - nodes for cluster cid: its driver from dpool, workers
+ * from pool (the same pool or not), all at once.  0 with *nodes (driver
+ * first); SCC_EBUSY: asked for, not idle yet (ask again); SCC_EINVAL:
+ * they cannot come, code and msg say why (INSTANCE_POOL_*). */
+int dbx_pool_take(struct dbx *d, const char *ws, const char *cid, const char *dpool,
+                  const char *pool, size_t workers, json_t **nodes, char *code, size_t ccap,
+                  char *msg, size_t mcap);
+/* dbx_pool_release - cluster cid ended: its request is withdrawn and the
+ * instances it used are deleted. */
+void dbx_pool_release(struct dbx *d, const char *ws, const char *pool, const char *cid);
 
 /* ---- ctl_dbx_proxy.c ---- */
 #define DBX_PROXIES_MAX 256 /* driver-proxy connections at once */

@@ -641,7 +641,7 @@ task_new(struct dbx_req *q, const json_t *t, json_t *seen, json_int_t trid, json
 {
     const char *key = dbx_str(t, "task_key"), *cid = dbx_str(t, "existing_cluster_id");
     json_t *cl, *task;
-    char err[400];
+    char err[400], what[160];
     static const char *const keep[] = {
             "task_key",          "existing_cluster_id", "new_cluster",     "depends_on",
             "spark_python_task", "scc_command_task",    "timeout_seconds", "run_if",
@@ -668,11 +668,15 @@ task_new(struct dbx_req *q, const json_t *t, json_t *seen, json_int_t trid, json
                   "Task %s: give existing_cluster_id or new_cluster, not both", key);
         return NULL;
     }
+    snprintf(what, sizeof(what), "Task %s: new_cluster: ", key);
     if (json_object_get(t, "new_cluster") &&
         ctl_dbx_spec_check(json_object_get(t, "new_cluster"), err, sizeof(err)) < 0) {
-        dbx_error(q, 400, "INVALID_PARAMETER_VALUE", "Task %s: new_cluster: %s", key, err);
+        dbx_error(q, 400, "INVALID_PARAMETER_VALUE", "%s%s", what, err);
         return NULL;
     }
+    if (json_object_get(t, "new_cluster") &&
+        !dbx_pool_spec_ok(q, json_object_get(t, "new_cluster"), what))
+        return NULL;
     cl = cid ? dbx_get(q->d, q->ws.id, DBX_CLUSTER, cid) : NULL;
     if (!json_object_get(t, "new_cluster") && !dbx_cluster_visible(cl)) {
         dbx_error(q, 400, "INVALID_PARAMETER_VALUE", "Cluster %s does not exist",

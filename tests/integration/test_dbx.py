@@ -547,6 +547,93 @@ class TestWarehouses(DbxTest):
         wait_for(lambda: self.mrg_vms() == [], 30, what="the warehouse's VMs to go")
 
 
+class TestPools(DbxTest):
+    NT = "Standard_DS3_v2"
+
+    def pool(self, pid):
+        return self.w.ok("GET", "/api/2.0/instance-pools/get?instance_pool_id=" + pid)
+
+    def wait_pool(self, pid, what, **stats):
+        return wait_for(lambda: (lambda p: p if all(p["stats"][k] == v for k, v in stats.items())
+                                 else None)(self.pool(pid)), 60, interval=0.3, what=what)
+
+    def test_pool_keeps_idle_vms_that_clusters_start_on(self):
+        w, nt = self.w, self.NT
+        for body, text in (
+                ({"node_type_id": nt}, "instance_pool_name"),
+                ({"instance_pool_name": "p", "node_type_id": "m5.large"}, "Node type m5.large"),
+                ({"instance_pool_name": "p", "node_type_id": nt, "min_idle_instances": 3,
+                  "max_capacity": 2}, "max_capacity"),
+                ({"instance_pool_name": "p", "node_type_id": nt, "min_idle_instances": -1},
+                 "min_idle_instances"),
+                ({"instance_pool_name": "p", "node_type_id": nt, "min_idle_instances": 101},
+                 "min_idle_instances"),
+                ({"instance_pool_name": "p", "node_type_id": nt,
+                  "idle_instance_autotermination_minutes": "5"}, "idle_instance")):
+            st, js, _ = w.call("POST", "/api/2.0/instance-pools/create", body)
+            self.assertEqual((st, js["error_code"]), (400, "INVALID_PARAMETER_VALUE"), js)
+            self.assertIn(text, js["message"])
+        self.assertEqual(w.ok("GET", "/api/2.0/instance-pools/list"), {})
+        st, js, _ = w.call("POST", "/api/2.1/clusters/create", {
+            "cluster_name": "c", "spark_version": LTS, "instance_pool_id": "nope-pool"})
+        self.assertEqual(st, 400, js)
+        self.assertIn("Instance pool nope-pool does not exist", js["message"])
+        self.assertEqual(w.ok("GET", "/api/2.1/clusters/list"), {})  # nothing made
+
+        pid = w.ok("POST", "/api/2.0/instance-pools/create", {
+            "instance_pool_name": "warm", "node_type_id": nt, "min_idle_instances": 2,
+            "max_capacity": 3})["instance_pool_id"]
+        p = self.wait_pool(pid, "two idle instances", idle_count=2, used_count=0)
+        self.assertEqual((p["state"], p["status"]["pending_instance_errors"]), ("ACTIVE", []))
+        warm = sorted(v["name"] for v in self.vms_of(pid))
+        self.assertEqual(len(warm), 2)  # real VMs of the workspace
+        self.assertEqual([x["instance_pool_id"] for x in
+                          w.ok("GET", "/api/2.0/instance-pools/list")["instance_pools"]], [pid])
+
+        # A cluster of the pool starts on its idle VMs, whose agents already
+        # hold their tunnels: no VM is made for it.
+        cid = self.new_cluster(1, instance_pool_id=pid)
+        c = self.wait_cluster(cid, "RUNNING")
+        self.assertEqual((c["node_type_id"], c["instance_pool_id"]), (nt, pid))
+        self.assertEqual(sorted([c["driver"]["node_id"]] +
+                                [e["node_id"] for e in c["executors"]]), warm)
+        self.assertEqual(self.vms_of(cid), [])
+        r = self.wait_run(self.submit(cid, {"scc_command_task": {"argv": ["echo", "pooled"]}}))
+        self.assertEqual(r["state"]["result_state"], "SUCCESS", r)
+        self.assertEqual(self.output(r)["logs"], "pooled\n")
+        # The pool makes one more (max_capacity 3), and a second cluster
+        # needing two is refused at once, saying why.
+        self.wait_pool(pid, "the pool refilled up to its capacity", idle_count=1, used_count=2)
+        c2 = self.wait_cluster(self.new_cluster(1, instance_pool_id=pid), "TERMINATED")
+        reason = c2["termination_reason"]
+        self.assertEqual(reason["code"], "INSTANCE_POOL_MAX_CAPACITY_REACHED", c2)
+        self.assertEqual(reason["parameters"]["instance_pool_id"], pid)
+        self.assertIn("max_capacity 3", reason["parameters"]["databricks_error_message"])
+
+        base = {"instance_pool_id": pid, "instance_pool_name": "warm", "max_capacity": 3}
+        st, js, _ = w.call("POST", "/api/2.0/instance-pools/edit",
+                           dict(base, node_type_id="Standard_DS4_v2"))
+        self.assertEqual(st, 400, js)
+        self.assertIn("cannot change", js["message"])
+        w.ok("POST", "/api/2.0/instance-pools/edit", dict(base, node_type_id=nt,
+                                                           min_idle_instances=1))
+        self.assertEqual(self.pool(pid)["min_idle_instances"], 1)
+
+        # An instance serves one cluster: when it ends, its VMs are deleted.
+        w.ok("POST", "/api/2.1/clusters/delete", {"cluster_id": cid})
+        self.wait_cluster(cid, "TERMINATED")
+        self.wait_pool(pid, "the used instances deleted", idle_count=1, used_count=0)
+        left = [v["name"] for v in self.vms_of(pid)]
+        self.assertEqual(len(left), 1)
+        self.assertNotIn(left[0], warm)
+
+        w.ok("POST", "/api/2.0/instance-pools/delete", {"instance_pool_id": pid})
+        self.assertEqual(w.ok("GET", "/api/2.0/instance-pools/list"), {})
+        wait_for(lambda: self.vms_of(pid) == [], 30, what="the pool's VMs to go")
+        wait_for(lambda: w.call("GET", "/api/2.0/instance-pools/get?instance_pool_id=" + pid)[0]
+                 == 400, 10, what="the deleted pool to go")
+
+
 class TestDriverProxy(DbxTest):
 
     def fresh(self, method, path, body=None, token=None, headers=None):
@@ -667,6 +754,20 @@ class TestNoOutbound(DbxTest):
             self.w.ok("GET", "/api/2.0/sql/warehouses/" + wid)), 60, what="the warehouse stopped")
         self.assertEqual(x["health"]["status"], "FAILED", x)
         self.assertEqual(x["health"]["failure_reason"]["code"], "NPIP_TUNNEL_SETUP_FAILURE")
+        # So does a pool there, and a cluster that asks it for nodes.
+        pid = self.w.ok("POST", "/api/2.0/instance-pools/create", {
+            "instance_pool_name": "p", "node_type_id": "Standard_DS3_v2",
+            "min_idle_instances": 1})["instance_pool_id"]
+        p = wait_for(lambda: (lambda p: p if p["status"]["pending_instance_errors"] else None)(
+            self.w.ok("GET", "/api/2.0/instance-pools/get?instance_pool_id=" + pid)), 60,
+            what="the pool's error")
+        self.assertIn("cannot reach the relay", p["status"]["pending_instance_errors"][0]["message"])
+        self.assertEqual(p["stats"]["idle_count"], 0)
+        c = self.wait_cluster(self.new_cluster(instance_pool_id=pid), "TERMINATED")
+        reason = c["termination_reason"]
+        self.assertEqual(reason["code"], "INSTANCE_POOL_CLUSTER_FAILURE", c)
+        self.assertIn("cannot reach the relay", reason["parameters"]["databricks_error_message"])
+        wait_for(lambda: self.vms_of(pid) == [], 30, what="the pool's failed VMs to go")
 
 
 class TestUpgrade(DbxTest):
@@ -701,11 +802,42 @@ class TestUpgrade(DbxTest):
         self.assertEqual(r["state"]["result_state"], "SUCCESS", r)
 
 
+    def test_idle_pool_instances_block_the_upgrade(self):
+        """A pool with idle instances is running compute: the upgrade fails
+        until the pool lets them go."""
+        pid = self.w.ok("POST", "/api/2.0/instance-pools/create", {
+            "instance_pool_name": "p", "node_type_id": "Standard_DS3_v2",
+            "min_idle_instances": 1})["instance_pool_id"]
+        wait_for(lambda: self.w.ok("GET", "/api/2.0/instance-pools/get?instance_pool_id=" +
+                                   pid)["stats"]["idle_count"] == 1, 60, what="an idle instance")
+        body = {"location": "eastus", "properties": {"parameters": {
+            "enableNoPublicIp": {"value": True}}}}
+        st = self.api.wait(self.call("PUT", self.ws_id(), body, expect=200)).json
+        self.assertEqual((st["status"], st["error"]["code"]), ("Failed", "WorkspaceUpdateFailed"))
+        self.assertIn("1 node VM(s)", st["error"]["message"])
+        self.w.ok("POST", "/api/2.0/instance-pools/edit", {
+            "instance_pool_id": pid, "instance_pool_name": "p", "node_type_id": "Standard_DS3_v2",
+            "min_idle_instances": 0, "idle_instance_autotermination_minutes": 0})
+        wait_for(lambda: self.vms_of(pid) == [], 30, what="the idle instance to go")
+        # The pool's deleteNodes may still be the workspace's operation.
+        r = wait_for(lambda: (lambda r: r if r.status != 409 else None)(
+            self.call("PUT", self.ws_id(), body)), 30, what="the pool's operation to end")
+        self.assertEqual(r.status, 200, r)
+        st = self.api.wait(r).json
+        self.assertEqual(st["status"], "Succeeded", st)
+
+
 class TestRestart(DbxTest):
 
-    def test_kill_9_loses_no_cluster_run_or_output(self):
+    def test_kill_9_loses_no_cluster_run_pool_or_output(self):
+        pid = self.w.ok("POST", "/api/2.0/instance-pools/create", {
+            "instance_pool_name": "p", "node_type_id": "Standard_DS3_v2",
+            "min_idle_instances": 1})["instance_pool_id"]
         cid = self.new_cluster()
         self.wait_cluster(cid, "RUNNING")
+        wait_for(lambda: self.w.ok("GET", "/api/2.0/instance-pools/get?instance_pool_id=" +
+                                   pid)["stats"]["idle_count"] == 1, 60, what="an idle instance")
+        idle = [v["name"] for v in self.vms_of(pid)]
         rid = self.submit(cid, {"scc_command_task": {
             "argv": ["sh", "-c", "for i in 1 2 3 4 5 6; do echo line$i; sleep 0.5; done"]}})
         wait_for(lambda: self.get_run(rid)["state"]["life_cycle_state"] == "RUNNING", 20,
@@ -719,6 +851,9 @@ class TestRestart(DbxTest):
         self.assertEqual(r["state"]["result_state"], "SUCCESS", r)
         self.assertEqual(self.output(r)["logs"], "".join("line%d\n" % i for i in range(1, 7)))
         self.assertEqual(self.cluster(cid)["state"], "RUNNING")
+        # The pool's idle VM is still the one it had: none made twice.
+        c2 = self.wait_cluster(self.new_cluster(instance_pool_id=pid), "RUNNING")
+        self.assertEqual([c2["driver"]["node_id"]], idle)
 
 
 if __name__ == "__main__":

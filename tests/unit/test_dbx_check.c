@@ -224,6 +224,9 @@ test_spec_accepts_minimal_and_full_specs(void **state)
             /* clients send nulls for what they leave out */
             "{`spark_version`: `15.4.x-scala2.12`, `node_type_id`: null, "
             "`driver_node_type_id`: null, `instance_pool_id`: null}",
+            "{`spark_version`: `15.4.x-scala2.12`, `instance_pool_id`: "
+            "`1207-231500-ab12cd34-pool`, "
+            "`driver_instance_pool_id`: `p-2`}",
             "{`spark_version`: `16.4.x-scala2.12`, `cluster_name`: `c1`, `num_workers`: 2, "
             "`node_type_id`: `Standard_DS3_v2`, `driver_node_type_id`: `Standard_E8ds_v4`, "
             "`autotermination_minutes`: 120, `spark_conf`: {`a`: `b`}, `custom_tags`: {}}",
@@ -275,9 +278,14 @@ test_spec_refusals_name_the_field(void **state)
             {"{" SV "`node_type_id`: `m5.large`}", "Node type m5.large"},
             {"{" SV "`node_type_id`: 5}", "Node type (not a string)"},
             {"{" SV "`driver_node_type_id`: `Standard_DS3`}", "Node type Standard_DS3"},
-            {"{" SV "`instance_pool_id`: `p-1`}", "Instance pool p-1"},
-            {"{" SV "`driver_instance_pool_id`: `p-2`}", "Instance pool p-2"},
+            /* whether a pool exists is ctl_dbx_pool.c's to see; here, its form */
+            {"{" SV "`instance_pool_id`: `p 1`}", "Instance pool p 1"},
+            {"{" SV "`instance_pool_id`: ``}", "Instance pool "},
+            {"{" SV "`instance_pool_id`: `p/../x`}", "Instance pool p/../x"},
             {"{" SV "`instance_pool_id`: 7}", "Instance pool (not a string)"},
+            {"{" SV "`driver_instance_pool_id`: `p-2`}", "needs instance_pool_id"},
+            {"{" SV "`instance_pool_id`: `p-1`, `driver_instance_pool_id`: `p_2`}",
+             "Instance pool p_2"},
             {"{" SV "`num_workers`: -1}", "num_workers"},
             {"{" SV "`num_workers`: 100}", "num_workers"},
             {"{" SV "`num_workers`: `2`}", "num_workers"},

@@ -1,0 +1,152 @@
+/*
+ * ctl_dbx_vm.c - a document's VMs: the workspace's createNodes and
+ * deleteNodes actions and their operations, called in-process through the
+ * ARM layer (so the workspace's NSGs, NAT gateway, firewall routes and SCC
+ * mode apply to every VM), shared by clusters and instance pools.
+ *
+ * One call per document at a time: the document is "busy" until its
+ * answer, which finds the document again by (workspace, kind, id), so an
+ * answer for a document deleted meanwhile is dropped.
+ */
+#include "ctl_dbx_int.h"
+
+#include "common/mem.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+struct vm_ctx {
+    char ws[24], kind[16], id[64];
+    dbx_vm_cb cb;
+};
+
+static void
+answered(struct dbx *d, void *ctx, const struct ctl_arm_resp *resp)
+{
+    struct vm_ctx *x = ctx;
+    json_t *doc = dbx_get(d, x->ws, x->kind, x->id);
+
+    if (doc) {
+        json_object_del(dbx_priv(doc), "busy");
+        x->cb(d, x->ws, x->id, doc, resp);
+    }
+    scc_free(x);
+}
+
+bool
+dbx_vm_call(struct dbx *d, const char *ws, const char *kind, const char *id, json_t *doc,
+            const char *method, const char *path, json_t *body, dbx_vm_cb cb)
+{
+    struct vm_ctx *x = scc_calloc(1, sizeof(*x));
+
+    if (x == NULL) {
+        json_decref(body);
+        return false;
+    }
+    snprintf(x->ws, sizeof(x->ws), "%s", ws);
+    snprintf(x->kind, sizeof(x->kind), "%s", kind);
+    snprintf(x->id, sizeof(x->id), "%s", id);
+    x->cb = cb;
+    json_object_set_new(dbx_priv(doc), "busy", json_true());
+    dbx_arm(d, method, path, body, answered, x);
+    return true;
+}
+
+bool
+dbx_vm_create(struct dbx *d, const char *ws, const char *kind, const char *id, json_t *doc,
+              json_int_t count, const char *group, dbx_vm_cb cb)
+{
+    char path[CTL_ARM_ID_MAX + 64];
+
+    snprintf(path, sizeof(path), "%s/createNodes?" DBX_ARM_API_VERSION,
+             dbx_str(dbx_priv(doc), "ws_rid"));
+    return dbx_vm_call(d, ws, kind, id, doc, "POST", path,
+                       json_pack("{s:I, s:s}", "count", count, "clusterName", group), cb);
+}
+
+bool
+dbx_vm_delete(struct dbx *d, const char *ws, const char *kind, const char *id, json_t *doc,
+              json_t *what, dbx_vm_cb cb)
+{
+    char path[CTL_ARM_ID_MAX + 64];
+
+    snprintf(path, sizeof(path), "%s/deleteNodes?" DBX_ARM_API_VERSION,
+             dbx_str(dbx_priv(doc), "ws_rid"));
+    return dbx_vm_call(d, ws, kind, id, doc, "POST", path, what, cb);
+}
+
+void
+dbx_vm_err(const struct ctl_arm_resp *resp, char *code, size_t ccap, char *msg, size_t mcap)
+{
+    json_t *b = resp->body ? json_loadb(resp->body, resp->body_len, 0, NULL) : NULL;
+    json_t *e = json_object_get(b, "error");
+
+    snprintf(code, ccap, "%s", dbx_str(e, "code") ? dbx_str(e, "code") : "InternalError");
+    snprintf(msg, mcap, "%s", dbx_str(e, "message") ? dbx_str(e, "message") : "no message");
+    json_decref(b);
+}
+
+bool
+dbx_vm_busy(const struct ctl_arm_resp *resp)
+{
+    return resp->status == 409 && resp->body && strstr(resp->body, "AnotherOperationInProgress");
+}
+
+void
+dbx_vm_keep_op(json_t *doc, const struct ctl_arm_resp *resp)
+{
+    for (size_t i = 0; i < resp->nhdrs; i++) {
+        const char *v = resp->hdrs[i].value, *p;
+
+        if (strcasecmp(resp->hdrs[i].name, "Azure-AsyncOperation") != 0 || v == NULL)
+            continue;
+        p = strstr(v, "://");
+        p = p ? strchr(p + 3, '/') : v;
+        if (p)
+            json_object_set_new(dbx_priv(doc), "op", json_string(p));
+    }
+}
+
+json_t *
+dbx_vm_list(const struct ctl_arm_resp *resp)
+{
+    json_t *b = json_loadb(resp->body, resp->body_len, 0, NULL), *nodes = json_array(), *vm;
+    size_t i;
+
+    json_array_foreach(json_object_get(b, "value"), i, vm)
+    {
+        json_t *nics = json_object_get(
+                json_object_get(json_object_get(vm, "properties"), "networkProfile"),
+                "networkInterfaces");
+
+        json_array_append_new(
+                nodes, json_pack("{s:O, s:O, s:O, s:O?, s:O?}", "vm", json_object_get(vm, "id"),
+                                 "name", json_object_get(vm, "name"), "node",
+                                 json_object_get(json_object_get(vm, "tags"), "scc-node"), "nic",
+                                 json_object_get(json_array_get(nics, 0), "id"), "host_nic",
+                                 json_object_get(json_array_get(nics, 1), "id")));
+    }
+    json_decref(b);
+    return nodes;
+}
+
+int
+dbx_vm_op_status(const struct ctl_arm_resp *resp, char *code, size_t ccap, char *msg, size_t mcap)
+{
+    json_t *b = resp->status == 200 ? json_loadb(resp->body, resp->body_len, 0, NULL) : NULL;
+    json_t *e = json_object_get(b, "error");
+    const char *st = dbx_str(b, "status");
+    int rc = DBX_OP_FAILED;
+
+    if (resp->status == 404)
+        rc = DBX_OP_GONE;
+    else if (resp->status != 200 || st == NULL || strcmp(st, "InProgress") == 0)
+        rc = DBX_OP_RUNNING; /* asked again at the next tick */
+    else if (strcmp(st, "Succeeded") == 0)
+        rc = DBX_OP_DONE;
+    snprintf(code, ccap, "%s", dbx_str(e, "code") ? dbx_str(e, "code") : "");
+    snprintf(msg, mcap, "%s", dbx_str(e, "message") ? dbx_str(e, "message") : (st ? st : ""));
+    json_decref(b);
+    return rc;
+}
