@@ -1,6 +1,6 @@
 // Drives sccd's per-workspace Databricks API (databricks-compat.md) with the
 // official Databricks SDK for JS, @databricks/sdk-experimental (pinned in
-// package-lock.json): clusters, job runs, errors.  Run by
+// package-lock.json): clusters, instance pools, job runs, warehouses, errors.  Run by
 // tests/integration/test_dbx_sdk.py, which starts sccd and a workspace and
 // sets SCC_WS_HOST (the workspace's host name), SCC_API_ADDR (ip:port of
 // sccd's API listener), SCC_TOKEN, SCC_CA and SCC_PY (a python file that
@@ -218,6 +218,39 @@ test("a SQL warehouse starts, stops and starts again through the SDK's waiters",
     await w.warehouses.delete({ id });
   }
   await assert.rejects(w.warehouses.get({ id }), (e) => /does not exist|not found/i.test(e.message));
+});
+
+test("an instance pool keeps an idle VM a cluster starts on", async () => {
+  const created = await w.instancePools.create({
+    instance_pool_name: `sdk-pool-${process.pid}`, node_type_id: "Standard_DS3_v2",
+    min_idle_instances: 1, max_capacity: 2, idle_instance_autotermination_minutes: 0,
+  });
+  const pool = created.instance_pool_id;
+  assert.match(pool, /-pool$/);
+  let cid;
+  try {
+    for (let i = 0; i < 300; i++) {
+      const p = await w.instancePools.get({ instance_pool_id: pool });
+      if (p.stats?.idle_count === 1) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const listed = [];
+    for await (const p of w.instancePools.list()) listed.push(p.instance_pool_id);
+    assert.ok(listed.includes(pool), `${pool} not in ${listed}`);
+    const sparkVersion = await w.clusters.selectSparkVersion({ longTermSupport: true });
+    const c = await (await w.clusters.create({
+      cluster_name: "pooled", spark_version: sparkVersion, num_workers: 0,
+      autotermination_minutes: 0, instance_pool_id: pool,
+    })).wait(waitFor(60));
+    cid = c.cluster_id;
+    assert.equal(c.state, "RUNNING");
+    assert.equal(c.instance_pool_id, pool);
+    const p = await w.instancePools.get({ instance_pool_id: pool });
+    assert.equal(p.stats.used_count, 1, JSON.stringify(p.stats));
+  } finally {
+    if (cid) await w.clusters.delete({ cluster_id: cid }).catch(() => {});
+    await w.instancePools.delete({ instance_pool_id: pool });
+  }
 });
 
 test("an unknown cluster id is the SDK's does-not-exist error", async () => {
