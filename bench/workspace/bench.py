@@ -78,10 +78,11 @@ def stats(xs):
                                                          len(xs))
 
 
-def cluster_up(w, workers):
+def cluster_up(w, workers, **spec):
     t0 = time.monotonic()
     cid = w.call("POST", "/api/2.1/clusters/create",
-                 {"spark_version": LTS, "num_workers": workers, "autotermination_minutes": 0})
+                 dict({"spark_version": LTS, "num_workers": workers,
+                       "autotermination_minutes": 0}, **spec))
     cid = cid["cluster_id"]
     c = w.until("/api/2.1/clusters/get?cluster_id=" + cid, lambda c: c["state"] == "RUNNING")
     return cid, time.monotonic() - t0, c
@@ -138,6 +139,23 @@ def main():
                 times.append(t)
                 cluster_down(w, cid)
             print("cluster create -> RUNNING, %d worker(s): %s" % (workers, stats(times)))
+
+        # The same from an instance pool that keeps five VMs idle (each
+        # round waits for it to refill, so every cluster finds them).
+        pool = w.call("POST", "/api/2.0/instance-pools/create", {
+            "instance_pool_name": "warm", "node_type_id": "Standard_DS3_v2",
+            "min_idle_instances": 5})["instance_pool_id"]
+        for workers in (0, 4):
+            times = []
+            for _ in range(ROUNDS):
+                w.until("/api/2.0/instance-pools/get?instance_pool_id=" + pool,
+                        lambda p: p["stats"]["idle_count"] == 5)
+                cid, t, _ = cluster_up(w, workers, instance_pool_id=pool)
+                times.append(t)
+                cluster_down(w, cid)
+            print("cluster create -> RUNNING from a warm pool, %d worker(s): %s"
+                  % (workers, stats(times)))
+        w.call("POST", "/api/2.0/instance-pools/delete", {"instance_pool_id": pool})
 
         cid, _, c = cluster_up(w, 0)
         node = "ws1/%s/%s" % (cid, c["driver"]["node_id"])
