@@ -414,6 +414,34 @@ tick_terminating(struct dbx *d, const char *ws, const char *id, json_t *doc)
     }
 }
 
+/* The answer to recover()'s deleteNodes: the VMs of a createNodes whose
+ * answer was lost are gone (or there were none); launch again. */
+static void
+recovered(struct dbx *d, const char *ws, const char *id, json_t *doc,
+          const struct ctl_arm_resp *resp)
+{
+    char code[64], msg[700];
+
+    if (dbx_vm_busy(resp)) {
+        json_object_set_new(dbx_priv(doc), "creating", json_true()); /* again */
+        return;
+    }
+    if (resp->status != 200 && resp->status != 202) {
+        dbx_vm_err(resp, code, sizeof(code), msg, sizeof(msg));
+        if (strcmp(code, "NodeNotFound") != 0 && strcmp(code, "ResourceNotFound") != 0)
+            scc_log_warn(&d->c->log, "cluster %s: VMs of a launch sccd did not see end: %s: %s", id,
+                         code, msg);
+    }
+    dbx_save(d, ws, DBX_CLUSTER, id);
+}
+
+static void
+recover(struct dbx *d, const char *ws, const char *id, json_t *doc)
+{
+    (void)dbx_vm_delete(d, ws, DBX_CLUSTER, id, doc, json_pack("{s:s}", "clusterName", id),
+                        recovered);
+}
+
 void
 dbx_clusters_tick(struct dbx *d, const char *ws, const char *id, json_t *doc)
 {
@@ -421,7 +449,9 @@ dbx_clusters_tick(struct dbx *d, const char *ws, const char *id, json_t *doc)
 
     if (json_is_true(json_object_get(dbx_priv(doc), "busy")))
         return;
-    if (strcmp(st, "PENDING") == 0)
+    if (dbx_vm_recovering(doc))
+        recover(d, ws, id, doc);
+    else if (strcmp(st, "PENDING") == 0)
         tick_pending(d, ws, id, doc);
     else if (strcmp(st, "RUNNING") == 0 || strcmp(st, "RESTARTING") == 0)
         tick_running(d, ws, id, doc);

@@ -154,6 +154,15 @@ bool dbx_vm_call(struct dbx *d, const char *ws, const char *kind, const char *id
  * in the workspace of the document's private "ws_rid". */
 bool dbx_vm_create(struct dbx *d, const char *ws, const char *kind, const char *id, json_t *doc,
                    json_int_t count, const char *group, dbx_vm_cb cb);
+/* dbx_vm_recovering - was a createNodes of the document in flight when
+ * sccd stopped (its VMs may exist unrecorded)?  Its owner finds them, then
+ * the mark goes with the answer of the next call. */
+bool dbx_vm_recovering(json_t *doc);
+/* dbx_vm_find - list the workspace's VMs (answer for dbx_vm_names). */
+bool dbx_vm_find(struct dbx *d, const char *ws, const char *kind, const char *id, json_t *doc,
+                 dbx_vm_cb cb);
+/* dbx_vm_names - the names of the listed VMs of group (tag ClusterName). */
+json_t *dbx_vm_names(const struct ctl_arm_resp *resp, const char *group);
 /* dbx_vm_delete - deleteNodes with what ({"clusterName"} or {"nodes"}, taken). */
 bool dbx_vm_delete(struct dbx *d, const char *ws, const char *kind, const char *id, json_t *doc,
                    json_t *what, dbx_vm_cb cb);

@@ -321,6 +321,34 @@ refill(struct dbx *d, const char *ws, const char *id, json_t *doc)
         dbx_save(d, ws, DBX_POOL, id);
 }
 
+/* The answer to dbx_vm_find after a restart that lost a createNodes'
+ * answer: the pool's VMs it does not know are deleted. */
+static void
+found(struct dbx *d, const char *ws, const char *id, json_t *doc, const struct ctl_arm_resp *resp)
+{
+    json_t *names = dbx_vm_names(resp, id), *n, *in;
+    const char *nm;
+    size_t i, j;
+    bool known;
+
+    if (resp->status != 200) {
+        scc_log_warn(&d->c->log, "instance pool %s: cannot list the workspace's VMs (HTTP %d)", id,
+                     resp->status);
+        json_object_set_new(dbx_priv(doc), "creating", json_true()); /* again */
+        json_object_set_new(dbx_priv(doc), "retry_at", json_integer(dbx_now() + POOL_RETRY_MS));
+    }
+    json_array_foreach(names, i, n)
+    {
+        known = false;
+        json_array_foreach(instances(doc), j, in) known =
+                known || ((nm = dbx_str(in, "name")) && strcmp(nm, json_string_value(n)) == 0);
+        if (!known)
+            json_array_append_new(instances(doc), json_pack("{s:O, s:b}", "name", n, "gone", 1));
+    }
+    json_decref(names);
+    dbx_save(d, ws, DBX_POOL, id);
+}
+
 /* The VMs to delete now (gone ones; every idle one of a deleted pool):
  * their names, marked "deleting". */
 static json_t *
@@ -351,6 +379,11 @@ dbx_pools_tick(struct dbx *d, const char *ws, const char *id, json_t *doc)
 
     if (flag(priv, "busy"))
         return;
+    if (dbx_vm_recovering(doc)) {
+        if (!dbx_vm_find(d, ws, DBX_POOL, id, doc, found))
+            json_object_del(priv, "creating"); /* no workspace to look in */
+        return;
+    }
     if (dbx_str(priv, "op")) {
         (void)dbx_vm_call(d, ws, DBX_POOL, id, doc, "GET", dbx_str(priv, "op"), NULL, op_polled);
         return;

@@ -7,8 +7,15 @@
  * One call per document at a time: the document is "busy" until its
  * answer, which finds the document again by (workspace, kind, id), so an
  * answer for a document deleted meanwhile is dropped.
+ *
+ * A createNodes is marked "creating" in the store before it is made (the
+ * store's queue is the ARM layer's too, so the mark is written first) and
+ * unmarked with its answer: a document loaded with the mark may own VMs
+ * it never heard of, and its owner looks for them (dbx_vm_recovering).
  */
 #include "ctl_dbx_int.h"
+
+#include "ctl_arm_int.h"
 
 #include "common/mem.h"
 
@@ -29,6 +36,7 @@ answered(struct dbx *d, void *ctx, const struct ctl_arm_resp *resp)
 
     if (doc) {
         json_object_del(dbx_priv(doc), "busy");
+        json_object_del(dbx_priv(doc), "creating");
         x->cb(d, x->ws, x->id, doc, resp);
     }
     scc_free(x);
@@ -61,6 +69,8 @@ dbx_vm_create(struct dbx *d, const char *ws, const char *kind, const char *id, j
 
     snprintf(path, sizeof(path), "%s/createNodes?" DBX_ARM_API_VERSION,
              dbx_str(dbx_priv(doc), "ws_rid"));
+    json_object_set_new(dbx_priv(doc), "creating", json_true());
+    dbx_save(d, ws, kind, id);
     return dbx_vm_call(d, ws, kind, id, doc, "POST", path,
                        json_pack("{s:I, s:s}", "count", count, "clusterName", group), cb);
 }
@@ -149,4 +159,49 @@ dbx_vm_op_status(const struct ctl_arm_resp *resp, char *code, size_t ccap, char 
     snprintf(msg, mcap, "%s", dbx_str(e, "message") ? dbx_str(e, "message") : (st ? st : ""));
     json_decref(b);
     return rc;
+}
+
+bool
+dbx_vm_recovering(json_t *doc)
+{
+    json_t *priv = dbx_priv(doc);
+
+    return json_is_true(json_object_get(priv, "creating")) &&
+           !json_is_true(json_object_get(priv, "busy"));
+}
+
+bool
+dbx_vm_find(struct dbx *d, const char *ws, const char *kind, const char *id, json_t *doc,
+            dbx_vm_cb cb)
+{
+    const struct arm_entry *e = arm_cache_get(d->c->arm, dbx_str(dbx_priv(doc), "ws_rid"));
+    json_t *w = e ? json_loadb(e->text, e->len, 0, NULL) : NULL;
+    const char *mrg = dbx_str(json_object_get(w, "properties"), "managedResourceGroupId");
+    char path[CTL_ARM_ID_MAX + 96];
+    bool ok = false;
+
+    if (mrg) {
+        snprintf(path, sizeof(path),
+                 "%s/providers/Microsoft.Compute/virtualMachines?api-version=2024-07-01", mrg);
+        ok = dbx_vm_call(d, ws, kind, id, doc, "GET", path, NULL, cb);
+    }
+    json_decref(w);
+    return ok;
+}
+
+json_t *
+dbx_vm_names(const struct ctl_arm_resp *resp, const char *group)
+{
+    json_t *b = resp->status == 200 ? json_loadb(resp->body, resp->body_len, 0, NULL) : NULL;
+    json_t *names = json_array(), *vm;
+    const char *g;
+    size_t i;
+
+    json_array_foreach(json_object_get(b, "value"), i, vm)
+    {
+        if ((g = dbx_str(json_object_get(vm, "tags"), "ClusterName")) && strcmp(g, group) == 0)
+            json_array_append(names, json_object_get(vm, "name"));
+    }
+    json_decref(b);
+    return names;
 }

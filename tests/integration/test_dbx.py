@@ -842,11 +842,9 @@ class TestRestart(DbxTest):
             "argv": ["sh", "-c", "for i in 1 2 3 4 5 6; do echo line$i; sleep 0.5; done"]}})
         wait_for(lambda: self.get_run(rid)["state"]["life_cycle_state"] == "RUNNING", 20,
                  what="the task to start")
-        os.killpg(self.d.pid, signal.SIGKILL)
-        self.d.p.wait()
+        self.kill9()
         time.sleep(1)
-        self.boot_sccd(extra=self.SCCD, name="sccd2", relay_port=self.port)
-        self.w = Workspace(self.d, self.url, read(os.path.join(self.d.data, "admin.token")))
+        self.restart()
         r = self.wait_run(rid, timeout=60)
         self.assertEqual(r["state"]["result_state"], "SUCCESS", r)
         self.assertEqual(self.output(r)["logs"], "".join("line%d\n" % i for i in range(1, 7)))
@@ -854,6 +852,53 @@ class TestRestart(DbxTest):
         # The pool's idle VM is still the one it had: none made twice.
         c2 = self.wait_cluster(self.new_cluster(instance_pool_id=pid), "RUNNING")
         self.assertEqual([c2["driver"]["node_id"]], idle)
+
+    def kill9(self):
+        os.killpg(self.d.pid, signal.SIGKILL)
+        self.d.p.wait()
+
+    def restart(self):
+        self.w.conn.close()
+        self.boot_sccd(extra=self.SCCD, name="sccd2", relay_port=self.port)
+        self.w = Workspace(self.d, self.url, read(os.path.join(self.d.data, "admin.token")))
+
+    def lose_answer(self, kind, oid, change):
+        """Make the store say what it says when sccd dies after a
+        createNodes committed and before its answer was recorded."""
+        with sqlite3.connect(os.path.join(self.d.data, "scc.db")) as c:
+            body = json.loads(c.execute("SELECT body FROM dbx_objects WHERE kind=? AND id=?",
+                                        (kind, oid)).fetchone()[0])
+            change(body)
+            body["_scc"]["creating"] = True
+            c.execute("UPDATE dbx_objects SET body=? WHERE kind=? AND id=?",
+                      (json.dumps(body), kind, oid))
+
+    def test_vms_of_a_launch_whose_answer_was_lost_are_not_left_behind(self):
+        pid = self.w.ok("POST", "/api/2.0/instance-pools/create", {
+            "instance_pool_name": "p", "node_type_id": "Standard_DS3_v2",
+            "min_idle_instances": 1})["instance_pool_id"]
+        cid = self.new_cluster()
+        self.wait_cluster(cid, "RUNNING")
+        wait_for(lambda: self.w.ok("GET", "/api/2.0/instance-pools/get?instance_pool_id=" +
+                                   pid)["stats"]["idle_count"] == 1, 60, what="an idle instance")
+        old = {cid: [v["name"] for v in self.vms_of(cid)], pid: [v["name"] for v in
+                                                                  self.vms_of(pid)]}
+        self.kill9()
+
+        def pending(c):
+            c["state"] = "PENDING"
+            c["_scc"]["nodes"] = []
+        self.lose_answer("cluster", cid, pending)
+        self.lose_answer("pool", pid, lambda p: p["_scc"].update(instances=[]))
+        self.restart()
+        # The cluster's unknown VMs are deleted and it launches anew; the
+        # pool deletes the VM it does not know and makes one it does.
+        self.wait_cluster(cid, "RUNNING")
+        wait_for(lambda: len(self.vms_of(cid)) == 1 and len(self.vms_of(pid)) == 1 and
+                 self.w.ok("GET", "/api/2.0/instance-pools/get?instance_pool_id=" +
+                           pid)["stats"]["idle_count"] == 1, 30, what="one VM each")
+        for oid in (cid, pid):
+            self.assertNotIn(self.vms_of(oid)[0]["name"], old[oid])
 
 
 if __name__ == "__main__":
