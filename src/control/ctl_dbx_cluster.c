@@ -114,19 +114,24 @@ terminate(struct dbx *d, const char *ws, const char *id, json_t *doc, const char
     event(doc, "TERMINATING", json_pack("{s:O}", "reason", reason));
     json_object_set_new(doc, "termination_reason", reason);
     json_object_del(dbx_priv(doc), "lost_since");
+    json_object_del(dbx_priv(doc), "size");
+    json_object_del(dbx_priv(doc), "edited");
     dbx_save(d, ws, DBX_CLUSTER, id);
 }
 
-/* The cluster's nodes, driver first, made: they have until the launch
- * deadline to open their tunnels. */
+/* More nodes of the cluster made (taken), after those it has (the driver
+ * is the first): they have until the launch deadline to open their tunnels. */
 static void
 got_nodes(struct dbx *d, const char *ws, const char *id, json_t *doc, json_t *nodes)
 {
-    json_object_set_new(dbx_priv(doc), "nodes", nodes);
+    json_t *all = json_object_get(dbx_priv(doc), "nodes");
+
+    json_array_extend(all, nodes);
+    json_decref(nodes);
     json_object_set_new(dbx_priv(doc), "deadline",
                         json_integer(dbx_now() + DBX_LAUNCH_S(d) * 1000));
     event(doc, "CREATING",
-          json_pack("{s:I}", "target_num_workers", (json_int_t)(json_array_size(nodes) - 1)));
+          json_pack("{s:I}", "target_num_workers", (json_int_t)(json_array_size(all) - 1)));
     dbx_save(d, ws, DBX_CLUSTER, id);
 }
 
@@ -220,7 +225,8 @@ op_polled(struct dbx *d, const char *ws, const char *id, json_t *doc,
     if (st == DBX_OP_RUNNING)
         return;
     json_object_del(dbx_priv(doc), "op");
-    if (st == DBX_OP_FAILED && strcmp(state_of(doc), "PENDING") == 0) {
+    if (st == DBX_OP_FAILED &&
+        (strcmp(state_of(doc), "PENDING") == 0 || strcmp(state_of(doc), "RESIZING") == 0)) {
         bool net = strstr(code, "NoOutboundConnectivity") != NULL;
 
         terminate(d, ws, id, doc,
@@ -285,27 +291,36 @@ spark_node(struct dbx *d, const json_t *node, int64_t now)
                      "start_timestamp", (json_int_t)now);
 }
 
+/* driver, executors and the cluster's size from its nodes. */
 static void
-running(struct dbx *d, const char *ws, const char *id, json_t *doc)
+show_nodes(struct dbx *d, json_t *doc, int64_t now)
 {
     json_t *nodes = json_object_get(dbx_priv(doc), "nodes"), *ex = json_array();
-    int64_t now = dbx_now();
     int ti = ctl_dbx_node_type(dbx_str(doc, "node_type_id"));
     size_t n = json_array_size(nodes);
-    bool restart = strcmp(state_of(doc), "RESTARTING") == 0;
 
     for (size_t i = 1; i < n; i++)
         json_array_append_new(ex, spark_node(d, json_array_get(nodes, i), now));
     json_object_set_new(doc, "driver", spark_node(d, json_array_get(nodes, 0), now));
     json_object_set_new(doc, "executors", ex);
-    json_object_set_new(doc, restart ? "last_restarted_time" : "start_time", json_integer(now));
-    json_object_set_new(doc, "last_activity_time", json_integer(now));
-    json_object_set_new(doc, "spark_context_id", json_integer((json_int_t)(now % 9007199254740ll)));
     json_object_set_new(doc, "cluster_cores",
                         json_real(ti < 0 ? 0.0 : (double)n * ctl_dbx_node_types[ti].cores));
     json_object_set_new(
             doc, "cluster_memory_mb",
             json_integer(ti < 0 ? 0 : (json_int_t)n * ctl_dbx_node_types[ti].memory_mb));
+}
+
+static void
+running(struct dbx *d, const char *ws, const char *id, json_t *doc)
+{
+    int64_t now = dbx_now();
+    size_t n = json_array_size(json_object_get(dbx_priv(doc), "nodes"));
+    bool restart = strcmp(state_of(doc), "RESTARTING") == 0;
+
+    show_nodes(d, doc, now);
+    json_object_set_new(doc, restart ? "last_restarted_time" : "start_time", json_integer(now));
+    json_object_set_new(doc, "last_activity_time", json_integer(now));
+    json_object_set_new(doc, "spark_context_id", json_integer((json_int_t)(now % 9007199254740ll)));
     set_state(doc, "RUNNING", "");
     event(doc, "RUNNING", json_pack("{s:I}", "current_num_workers", (json_int_t)(n - 1)));
     event(doc, "DRIVER_HEALTHY",
@@ -314,19 +329,86 @@ running(struct dbx *d, const char *ws, const char *id, json_t *doc)
     dbx_save(d, ws, DBX_CLUSTER, id);
 }
 
+/* A resize is done: every node there has its tunnel (an edit's resize
+ * goes on as the restart an edit is). */
+static void
+resized(struct dbx *d, const char *ws, const char *id, json_t *doc)
+{
+    json_t *priv = dbx_priv(doc);
+    json_int_t workers = (json_int_t)json_array_size(json_object_get(priv, "nodes")) - 1;
+
+    event(doc, "UPSIZE_COMPLETED",
+          json_pack("{s:I, s:I}", "current_num_workers", workers, "target_num_workers", workers));
+    json_object_del(priv, "size");
+    if (json_is_true(json_object_get(priv, "edited"))) {
+        json_object_del(priv, "edited");
+        set_state(doc, "RESTARTING", "Restarting the driver with the new configuration");
+        running(d, ws, id, doc);
+        return;
+    }
+    show_nodes(d, doc, dbx_now());
+    set_state(doc, "RUNNING", "");
+    dbx_save(d, ws, DBX_CLUSTER, id);
+}
+
+static void
+shrunk(struct dbx *d, const char *ws, const char *id, json_t *doc, const struct ctl_arm_resp *resp)
+{
+    json_t *nodes = json_object_get(dbx_priv(doc), "nodes");
+    size_t want = (size_t)json_integer_value(json_object_get(dbx_priv(doc), "size"));
+    char code[64], msg[700];
+
+    if (dbx_vm_busy(resp))
+        return;
+    if (resp->status != 200 && resp->status != 202) {
+        dbx_vm_err(resp, code, sizeof(code), msg, sizeof(msg));
+        scc_log_warn(&d->c->log, "cluster %s: deleteNodes of surplus workers: %s: %s", id, code,
+                     msg);
+        if (strcmp(code, "NodeNotFound") != 0)
+            return; /* the tick tries again */
+    }
+    while (json_array_size(nodes) > want && want > 0)
+        json_array_remove(nodes, json_array_size(nodes) - 1);
+    dbx_save(d, ws, DBX_CLUSTER, id);
+}
+
+/* A RESIZING cluster's nodes to its new size: more made, or the last
+ * workers deleted. */
+static void
+resize_nodes(struct dbx *d, const char *ws, const char *id, json_t *doc, size_t have, size_t want)
+{
+    json_t *nodes = json_object_get(dbx_priv(doc), "nodes"), *names;
+
+    if (have < want) {
+        (void)dbx_vm_create(d, ws, DBX_CLUSTER, id, doc, (json_int_t)(want - have), id, created);
+        return;
+    }
+    names = json_array();
+    for (size_t i = want; i < have; i++)
+        json_array_append(names, json_object_get(json_array_get(nodes, i), "name"));
+    (void)dbx_vm_delete(d, ws, DBX_CLUSTER, id, doc, json_pack("{s:o}", "nodes", names), shrunk);
+}
+
 static void
 tick_pending(struct dbx *d, const char *ws, const char *id, json_t *doc)
 {
     json_t *priv = dbx_priv(doc), *nodes = json_object_get(priv, "nodes");
+    size_t n = json_array_size(nodes);
+    size_t want = (size_t)json_integer_value(json_object_get(priv, "size")); /* RESIZING */
     const char *missing = NULL;
     char msg[400];
 
-    if (json_array_size(nodes) == 0) {
+    if (n == 0) {
         launch(d, ws, id, doc);
     } else if (dbx_str(priv, "op")) {
         poll_op(d, ws, id, doc);
+    } else if (want > 0 && n != want) {
+        resize_nodes(d, ws, id, doc, n, want);
     } else if (all_connected(d, nodes, &missing)) {
-        running(d, ws, id, doc);
+        if (want > 0)
+            resized(d, ws, id, doc);
+        else
+            running(d, ws, id, doc);
     } else if (dbx_now() > json_integer_value(json_object_get(priv, "deadline"))) {
         snprintf(msg, sizeof(msg),
                  "node %s did not open its tunnel to the relay within %d s of its launch; check "
@@ -414,32 +496,54 @@ tick_terminating(struct dbx *d, const char *ws, const char *id, json_t *doc)
     }
 }
 
-/* The answer to recover()'s deleteNodes: the VMs of a createNodes whose
- * answer was lost are gone (or there were none); launch again. */
+/* After a restart that lost a createNodes' answer: the VMs tagged with
+ * the cluster's id that it does not know become "orphans", deleted first. */
 static void
-recovered(struct dbx *d, const char *ws, const char *id, json_t *doc,
-          const struct ctl_arm_resp *resp)
+found(struct dbx *d, const char *ws, const char *id, json_t *doc, const struct ctl_arm_resp *resp)
 {
-    char code[64], msg[700];
+    json_t *priv = dbx_priv(doc);
 
-    if (dbx_vm_busy(resp)) {
-        json_object_set_new(dbx_priv(doc), "creating", json_true()); /* again */
-        return;
-    }
-    if (resp->status != 200 && resp->status != 202) {
-        dbx_vm_err(resp, code, sizeof(code), msg, sizeof(msg));
-        if (strcmp(code, "NodeNotFound") != 0 && strcmp(code, "ResourceNotFound") != 0)
-            scc_log_warn(&d->c->log, "cluster %s: VMs of a launch sccd did not see end: %s: %s", id,
-                         code, msg);
-    }
+    if (resp->status != 200)
+        scc_log_warn(&d->c->log,
+                     "cluster %s: cannot list the workspace's VMs (HTTP %d): any made by a "
+                     "createNodes whose answer was lost stay",
+                     id, resp->status);
+    json_object_set_new(priv, "orphans", dbx_vm_unknown(resp, id, json_object_get(priv, "nodes")));
     dbx_save(d, ws, DBX_CLUSTER, id);
 }
 
 static void
+orphans_gone(struct dbx *d, const char *ws, const char *id, json_t *doc,
+             const struct ctl_arm_resp *resp)
+{
+    char code[64], msg[700];
+
+    if (dbx_vm_busy(resp))
+        return;
+    if (resp->status != 200 && resp->status != 202) {
+        dbx_vm_err(resp, code, sizeof(code), msg, sizeof(msg));
+        scc_log_warn(&d->c->log, "cluster %s: deleting VMs it did not know: %s: %s", id, code, msg);
+    }
+    json_object_del(dbx_priv(doc), "orphans");
+    dbx_save(d, ws, DBX_CLUSTER, id);
+}
+
+/* Before anything else: VMs of the cluster it may not know of. */
+static bool
 recover(struct dbx *d, const char *ws, const char *id, json_t *doc)
 {
-    (void)dbx_vm_delete(d, ws, DBX_CLUSTER, id, doc, json_pack("{s:s}", "clusterName", id),
-                        recovered);
+    json_t *priv = dbx_priv(doc), *orphans = json_object_get(priv, "orphans");
+
+    if (dbx_vm_recovering(doc)) {
+        if (!dbx_vm_find(d, ws, DBX_CLUSTER, id, doc, found))
+            json_object_del(priv, "creating"); /* no workspace to look in */
+        return true;
+    }
+    if (json_array_size(orphans) == 0)
+        return false;
+    (void)dbx_vm_delete(d, ws, DBX_CLUSTER, id, doc, json_pack("{s:O}", "nodes", orphans),
+                        orphans_gone);
+    return true;
 }
 
 void
@@ -449,9 +553,9 @@ dbx_clusters_tick(struct dbx *d, const char *ws, const char *id, json_t *doc)
 
     if (json_is_true(json_object_get(dbx_priv(doc), "busy")))
         return;
-    if (dbx_vm_recovering(doc))
-        recover(d, ws, id, doc);
-    else if (strcmp(st, "PENDING") == 0)
+    if (recover(d, ws, id, doc))
+        return;
+    if (strcmp(st, "PENDING") == 0 || strcmp(st, "RESIZING") == 0)
         tick_pending(d, ws, id, doc);
     else if (strcmp(st, "RUNNING") == 0 || strcmp(st, "RESTARTING") == 0)
         tick_running(d, ws, id, doc);
@@ -462,7 +566,8 @@ dbx_clusters_tick(struct dbx *d, const char *ws, const char *id, json_t *doc)
 const char *
 dbx_cluster_driver(json_t *cluster)
 {
-    if (cluster == NULL || strcmp(state_of(cluster), "RUNNING") != 0)
+    if (cluster == NULL ||
+        (strcmp(state_of(cluster), "RUNNING") != 0 && strcmp(state_of(cluster), "RESIZING") != 0))
         return NULL;
     return dbx_str(json_array_get(json_object_get(dbx_priv(cluster), "nodes"), 0), "node");
 }
@@ -728,13 +833,78 @@ restart(struct dbx_req *q, json_t *doc, const char *id)
     dbx_reply(q, 200, NULL);
 }
 
-/* edit: a TERMINATED cluster takes the new spec; a RUNNING one too if its
- * size stays (it restarts), since resizing is not supported here yet. */
+/* The node count of a spec: the driver and num_workers (autoscale:
+ * min_workers). */
+static size_t
+size_of(const json_t *spec)
+{
+    const json_t *as = json_object_get(spec, "autoscale");
+
+    return 1 + (size_t)json_integer_value(as ? json_object_get(as, "min_workers")
+                                             : json_object_get(spec, "num_workers"));
+}
+
+/* A RUNNING cluster to size nodes: RESIZING, the tick does it. */
+static bool
+begin_resize(struct dbx_req *q, json_t *doc, const char *id, size_t size)
+{
+    if (json_object_get(dbx_priv(doc), "pools")) {
+        dbx_error(q, 400, "INVALID_PARAMETER_VALUE",
+                  "Cluster %s takes its nodes from an instance pool; resizing such a cluster is "
+                  "not supported by this control plane yet: terminate it, edit it, and start it",
+                  id);
+        return false;
+    }
+    json_object_set_new(dbx_priv(doc), "size", json_integer((json_int_t)size));
+    set_state(doc, "RESIZING", "Resizing the cluster");
+    event(doc, "RESIZING",
+          json_pack("{s:I, s:s}", "target_num_workers", (json_int_t)size - 1, "user", q->user));
+    return true;
+}
+
+/* resize: num_workers or autoscale of a RUNNING cluster. */
+static void
+resize(struct dbx_req *q, json_t *doc, const char *id)
+{
+    json_t *nw = json_object_get(q->body, "num_workers"),
+           *as = json_object_get(q->body, "autoscale");
+    const char *key = nw && !json_is_null(nw) ? "num_workers" : "autoscale";
+    json_t *v = json_object_get(q->body, key), *b;
+
+    if (strcmp(state_of(doc), "RUNNING") != 0) {
+        wrong_state(q, id, doc);
+        return;
+    }
+    if (v == NULL || json_is_null(v) || (key[0] == 'n' && as && !json_is_null(as))) {
+        dbx_error(q, 400, "INVALID_PARAMETER_VALUE", "Give num_workers or autoscale");
+        return;
+    }
+    if ((b = json_pack("{s:O, s:O}", "spark_version", json_object_get(doc, "spark_version"), key,
+                       v)) == NULL) {
+        dbx_error(q, 500, "INTERNAL_ERROR", "out of memory");
+        return;
+    }
+    if (spec_ok(q, b) && begin_resize(q, doc, id, size_of(b))) {
+        json_object_del(doc, "num_workers");
+        json_object_del(doc, "autoscale");
+        json_object_set(doc, key, v);
+        json_object_del(json_object_get(doc, "spec"), "num_workers");
+        json_object_del(json_object_get(doc, "spec"), "autoscale");
+        json_object_set(json_object_get(doc, "spec"), key, v);
+        dbx_save(q->d, q->ws.id, DBX_CLUSTER, id);
+        dbx_reply(q, 200, NULL);
+    }
+    json_decref(b);
+}
+
+/* edit: a TERMINATED cluster takes the new spec; a RUNNING one too, and
+ * restarts (resized first if its size changed). */
 static void
 edit(struct dbx_req *q, json_t *doc, const char *id)
 {
     const char *st = state_of(doc);
     bool run = strcmp(st, "RUNNING") == 0;
+    size_t was = size_of(doc);
 
     if (!run && strcmp(st, "TERMINATED") != 0) {
         wrong_state(q, id, doc);
@@ -742,17 +912,13 @@ edit(struct dbx_req *q, json_t *doc, const char *id)
     }
     if (!spec_ok(q, q->body))
         return;
-    if (run && (!json_equal(json_object_get(q->body, "num_workers"),
-                            json_object_get(doc, "num_workers")) ||
-                json_object_get(q->body, "autoscale"))) {
-        dbx_error(q, 501, "NOT_IMPLEMENTED",
-                  "Resizing a running cluster is not supported by this control plane yet; "
-                  "terminate it, edit it, and start it");
+    if (run && size_of(q->body) != was && !begin_resize(q, doc, id, size_of(q->body)))
         return;
-    }
     apply_spec(q->d, q->ws.id, doc, q->body);
     event(doc, "EDITED", json_pack("{s:s}", "user", q->user));
-    if (run)
+    if (run && size_of(q->body) != was)
+        json_object_set_new(dbx_priv(doc), "edited", json_true());
+    else if (run)
         set_state(doc, "RESTARTING", "Restarting the driver with the new configuration");
     dbx_save(q->d, q->ws.id, DBX_CLUSTER, id);
     dbx_reply(q, 200, NULL);
@@ -882,9 +1048,7 @@ dbx_clusters_route(struct dbx_req *q)
     else if (strcmp(op, "events") == 0)
         events(q, doc);
     else if (strcmp(op, "resize") == 0)
-        dbx_error(q, 501, "NOT_IMPLEMENTED",
-                  "Resizing is not supported by this control plane yet; terminate the cluster, "
-                  "edit it, and start it");
+        resize(q, doc, id);
     else
         dbx_reply(q, 200, NULL); /* pin, unpin: nothing to keep */
 }

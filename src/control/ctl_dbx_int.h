@@ -158,11 +158,12 @@ bool dbx_vm_create(struct dbx *d, const char *ws, const char *kind, const char *
  * sccd stopped (its VMs may exist unrecorded)?  Its owner finds them, then
  * the mark goes with the answer of the next call. */
 bool dbx_vm_recovering(json_t *doc);
-/* dbx_vm_find - list the workspace's VMs (answer for dbx_vm_names). */
+/* dbx_vm_find - list the workspace's VMs (answer for dbx_vm_unknown). */
 bool dbx_vm_find(struct dbx *d, const char *ws, const char *kind, const char *id, json_t *doc,
                  dbx_vm_cb cb);
-/* dbx_vm_names - the names of the listed VMs of group (tag ClusterName). */
-json_t *dbx_vm_names(const struct ctl_arm_resp *resp, const char *group);
+/* dbx_vm_unknown - the names of the listed VMs of group (tag ClusterName)
+ * that no member of known ([{name}]) has. */
+json_t *dbx_vm_unknown(const struct ctl_arm_resp *resp, const char *group, const json_t *known);
 /* dbx_vm_delete - deleteNodes with what ({"clusterName"} or {"nodes"}, taken). */
 bool dbx_vm_delete(struct dbx *d, const char *ws, const char *kind, const char *id, json_t *doc,
                    json_t *what, dbx_vm_cb cb);

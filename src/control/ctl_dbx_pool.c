@@ -326,25 +326,16 @@ refill(struct dbx *d, const char *ws, const char *id, json_t *doc)
 static void
 found(struct dbx *d, const char *ws, const char *id, json_t *doc, const struct ctl_arm_resp *resp)
 {
-    json_t *names = dbx_vm_names(resp, id), *n, *in;
-    const char *nm;
-    size_t i, j;
-    bool known;
+    json_t *names = dbx_vm_unknown(resp, id, instances(doc)), *n;
+    size_t i;
 
-    if (resp->status != 200) {
-        scc_log_warn(&d->c->log, "instance pool %s: cannot list the workspace's VMs (HTTP %d)", id,
-                     resp->status);
-        json_object_set_new(dbx_priv(doc), "creating", json_true()); /* again */
-        json_object_set_new(dbx_priv(doc), "retry_at", json_integer(dbx_now() + POOL_RETRY_MS));
-    }
+    if (resp->status != 200)
+        scc_log_warn(&d->c->log,
+                     "instance pool %s: cannot list the workspace's VMs (HTTP %d): any made by "
+                     "a createNodes whose answer was lost stay",
+                     id, resp->status);
     json_array_foreach(names, i, n)
-    {
-        known = false;
-        json_array_foreach(instances(doc), j, in) known =
-                known || ((nm = dbx_str(in, "name")) && strcmp(nm, json_string_value(n)) == 0);
-        if (!known)
             json_array_append_new(instances(doc), json_pack("{s:O, s:b}", "name", n, "gone", 1));
-    }
     json_decref(names);
     dbx_save(d, ws, DBX_POOL, id);
 }

@@ -190,17 +190,24 @@ dbx_vm_find(struct dbx *d, const char *ws, const char *kind, const char *id, jso
 }
 
 json_t *
-dbx_vm_names(const struct ctl_arm_resp *resp, const char *group)
+dbx_vm_unknown(const struct ctl_arm_resp *resp, const char *group, const json_t *known)
 {
     json_t *b = resp->status == 200 ? json_loadb(resp->body, resp->body_len, 0, NULL) : NULL;
-    json_t *names = json_array(), *vm;
-    const char *g;
-    size_t i;
+    json_t *names = json_array(), *vm, *k;
+    const char *g, *name, *kn;
+    size_t i, j;
+    bool seen;
 
     json_array_foreach(json_object_get(b, "value"), i, vm)
     {
-        if ((g = dbx_str(json_object_get(vm, "tags"), "ClusterName")) && strcmp(g, group) == 0)
-            json_array_append(names, json_object_get(vm, "name"));
+        g = dbx_str(json_object_get(vm, "tags"), "ClusterName");
+        if (g == NULL || strcmp(g, group) != 0 || (name = dbx_str(vm, "name")) == NULL)
+            continue;
+        seen = false;
+        json_array_foreach(known, j, k) seen =
+                seen || ((kn = dbx_str(k, "name")) && strcmp(kn, name) == 0);
+        if (!seen)
+            json_array_append_new(names, json_string(name));
     }
     json_decref(b);
     return names;

@@ -354,6 +354,62 @@ while True:
 """
 
 
+class TestResize(DbxTest):
+
+    def test_running_cluster_grows_and_shrinks_keeping_its_driver(self):
+        w = self.w
+        cid = self.new_cluster(0)
+        c = self.wait_cluster(cid, "RUNNING")
+        driver = c["driver"]["node_id"]
+        for body, text in (({}, "num_workers or autoscale"),
+                           ({"num_workers": 100}, "num_workers"),
+                           ({"num_workers": 1, "autoscale": {"min_workers": 1,
+                                                            "max_workers": 2}},
+                            "num_workers or autoscale"),
+                           ({"autoscale": {"min_workers": 3, "max_workers": 2}}, "autoscale")):
+            st, js, _ = w.call("POST", "/api/2.1/clusters/resize", dict(body, cluster_id=cid))
+            self.assertEqual((st, js["error_code"]), (400, "INVALID_PARAMETER_VALUE"), js)
+            self.assertIn(text, js["message"])
+        self.assertEqual(self.cluster(cid)["state"], "RUNNING")  # nothing changed
+
+        w.ok("POST", "/api/2.1/clusters/resize", {"cluster_id": cid, "num_workers": 2})
+        self.assertEqual(self.cluster(cid)["state"], "RESIZING")
+        # A run on a resizing cluster goes to its driver at once.
+        r = self.wait_run(self.submit(cid, {"scc_command_task": {"argv": ["echo", "busy"]}}))
+        self.assertEqual(r["state"]["result_state"], "SUCCESS", r)
+        c = self.wait_cluster(cid, "RUNNING")
+        self.assertEqual((c["num_workers"], len(c["executors"]), c["driver"]["node_id"]),
+                         (2, 2, driver))
+        self.assertEqual(len(self.vms_of(cid)), 3)
+        types = [e["type"] for e in w.ok("POST", "/api/2.1/clusters/events",
+                                         {"cluster_id": cid, "order": "ASC"})["events"]]
+        self.assertIn("RESIZING", types)
+        self.assertEqual(types[-1], "UPSIZE_COMPLETED")
+
+        w.ok("POST", "/api/2.1/clusters/resize",
+             {"cluster_id": cid, "autoscale": {"min_workers": 1, "max_workers": 3}})
+        c = self.wait_cluster(cid, "RUNNING")
+        self.assertEqual((c["autoscale"]["min_workers"], len(c["executors"])), (1, 1))
+        self.assertNotIn("num_workers", c)
+        self.assertEqual(len(self.vms_of(cid)), 2)
+        self.assertEqual(c["driver"]["node_id"], driver)
+
+        # edit of a running cluster with another size: resized, then restarted.
+        w.ok("POST", "/api/2.1/clusters/edit", {"cluster_id": cid, "spark_version": LTS,
+                                               "num_workers": 0, "autotermination_minutes": 0})
+        c = self.wait_cluster(cid, "RUNNING")
+        self.assertEqual((c["num_workers"], c["executors"], c["driver"]["node_id"]),
+                         (0, [], driver))
+        self.assertIn("last_restarted_time", c)
+        self.assertEqual([v["name"] for v in self.vms_of(cid)], [driver])
+
+        w.ok("POST", "/api/2.1/clusters/delete", {"cluster_id": cid})
+        self.wait_cluster(cid, "TERMINATED")
+        st, js, _ = w.call("POST", "/api/2.1/clusters/resize", {"cluster_id": cid,
+                                                                 "num_workers": 1})
+        self.assertEqual((st, js["error_code"]), (400, "INVALID_STATE"), js)
+
+
 class TestWorkspaceDeleted(DbxTest):
 
     def test_deleting_the_workspace_removes_its_clusters_and_runs(self):
@@ -899,6 +955,27 @@ class TestRestart(DbxTest):
                            pid)["stats"]["idle_count"] == 1, 30, what="one VM each")
         for oid in (cid, pid):
             self.assertNotIn(self.vms_of(oid)[0]["name"], old[oid])
+
+    def test_a_resize_whose_answer_was_lost_keeps_the_running_nodes(self):
+        cid = self.new_cluster(1)
+        c = self.wait_cluster(cid, "RUNNING")
+        driver = c["driver"]["node_id"]
+        worker = c["executors"][0]["node_id"]
+        self.kill9()
+
+        def resizing(c):  # growing from 0 to 1 worker, the worker made, not recorded
+            c["state"] = "RESIZING"
+            c["_scc"]["size"] = 2
+            c["_scc"]["nodes"] = c["_scc"]["nodes"][:1]
+        self.lose_answer("cluster", cid, resizing)
+        self.restart()
+        c = wait_for(lambda: (lambda c: c if c["state"] == "RUNNING" and
+                              len(self.vms_of(cid)) == 2 else None)(self.cluster(cid)), 30,
+                     what="the cluster resized again")
+        self.assertEqual(c["driver"]["node_id"], driver)  # never touched
+        names = sorted(v["name"] for v in self.vms_of(cid))
+        self.assertIn(driver, names)
+        self.assertNotIn(worker, names)  # the unrecorded one went, a new one came
 
 
 if __name__ == "__main__":
