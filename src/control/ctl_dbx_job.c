@@ -26,6 +26,7 @@
 /* Settings a job keeps (the rest is ignored, as unknown fields are). */
 static const char *const kept[] = {"name",
                                    "tasks",
+                                   "job_clusters",
                                    "timeout_seconds",
                                    "max_concurrent_runs",
                                    "tags",
@@ -257,9 +258,10 @@ list(struct dbx_req *q)
     for (i = (size_t)off; i < n && json_array_size(out) < (size_t)limit; i++) {
         json_t *j = dbx_public(v[i]);
 
-        if (!expand) { /* settings without their tasks */
+        if (!expand) { /* settings without their tasks and clusters */
             json_object_set_new(j, "settings", json_deep_copy(json_object_get(j, "settings")));
             json_object_del(json_object_get(j, "settings"), "tasks");
+            json_object_del(json_object_get(j, "settings"), "job_clusters");
         }
         json_array_append_new(out, j);
     }

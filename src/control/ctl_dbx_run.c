@@ -586,21 +586,43 @@ tick_running(struct dbx *d, const char *ws, json_t *run, json_t *task)
     }
 }
 
-/* A job cluster ends with its task, whatever the task's end. */
+/* Is cluster cid still in use by a task of run that has not ended? */
+static bool
+cluster_busy(json_t *run, const char *cid)
+{
+    size_t i;
+    json_t *t;
+    const char *c;
+
+    json_array_foreach(json_object_get(run, "tasks"), i, t)
+    {
+        if (!terminal(t) && (c = dbx_str(tpriv(run, t), "cluster")) && strcmp(c, cid) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* A job cluster ends with the last of its tasks, whatever their ends. */
 static void
 end_job_clusters(struct dbx *d, const char *ws, json_t *run)
 {
-    size_t i;
-    json_t *t, *tp;
+    size_t i, j;
+    json_t *t, *tp, *u;
+    const char *cid, *c;
 
     json_array_foreach(json_object_get(run, "tasks"), i, t)
     {
         tp = tpriv(run, t);
-        if (!terminal(t) || dbx_str(tp, "cluster") == NULL ||
-            json_is_true(json_object_get(tp, "cluster_ended")))
+        cid = dbx_str(tp, "cluster");
+        if (!terminal(t) || cid == NULL || json_is_true(json_object_get(tp, "cluster_ended")) ||
+            cluster_busy(run, cid))
             continue;
-        dbx_cluster_end(d, ws, dbx_str(tp, "cluster"), "JOB_FINISHED");
-        json_object_set_new(tp, "cluster_ended", json_true());
+        dbx_cluster_end(d, ws, cid, "JOB_FINISHED");
+        json_array_foreach(json_object_get(run, "tasks"), j, u)
+        {
+            if ((c = dbx_str(tpriv(run, u), "cluster")) && strcmp(c, cid) == 0)
+                json_object_set_new(tpriv(run, u), "cluster_ended", json_true());
+        }
         dbx_save(d, ws, DBX_RUN, dbx_str(dbx_priv(run), "id"));
     }
 }
@@ -637,15 +659,17 @@ dbx_runs_tick(struct dbx *d, const char *ws, json_t *run)
 
 /* One task of a submit, checked and shaped; NULL after answering 400. */
 static json_t *
-task_new(struct dbx_req *q, const json_t *t, json_t *seen, json_int_t trid, json_t **argv)
+task_new(struct dbx_req *q, const json_t *t, const json_t *shared, json_t *seen, json_int_t trid,
+         json_t **argv)
 {
     const char *key = dbx_str(t, "task_key"), *cid = dbx_str(t, "existing_cluster_id");
+    const char *jck = dbx_str(t, "job_cluster_key");
     json_t *cl, *task;
     char err[400], what[160];
     static const char *const keep[] = {
             "task_key",          "existing_cluster_id", "new_cluster",     "depends_on",
             "spark_python_task", "scc_command_task",    "timeout_seconds", "run_if",
-            "libraries",         "description"};
+            "libraries",         "description",         "job_cluster_key"};
 
     if (!ctl_dbx_task_key_ok(key)) {
         dbx_error(q, 400, "INVALID_PARAMETER_VALUE",
@@ -656,16 +680,24 @@ task_new(struct dbx_req *q, const json_t *t, json_t *seen, json_int_t trid, json
         dbx_error(q, 400, "INVALID_PARAMETER_VALUE", "Task key %s is used twice", key);
         return NULL;
     }
-    if (json_object_get(t, "job_cluster_key") || json_object_get(t, "environment_key")) {
+    if (json_object_get(t, "environment_key")) {
         dbx_error(q, 400, "INVALID_PARAMETER_VALUE",
-                  "Task %s: job clusters and serverless environments are not supported by this "
-                  "control plane yet; give new_cluster or existing_cluster_id",
+                  "Task %s: serverless environments do not run in the workspace's network; give "
+                  "existing_cluster_id, new_cluster or job_cluster_key",
                   key);
         return NULL;
     }
-    if (json_object_get(t, "new_cluster") && cid) {
+    if ((json_object_get(t, "new_cluster") != NULL) + (cid != NULL) +
+                (json_object_get(t, "job_cluster_key") != NULL) >
+        1) {
         dbx_error(q, 400, "INVALID_PARAMETER_VALUE",
-                  "Task %s: give existing_cluster_id or new_cluster, not both", key);
+                  "Task %s: give one of existing_cluster_id, new_cluster and job_cluster_key", key);
+        return NULL;
+    }
+    if (json_object_get(t, "job_cluster_key") && json_object_get(shared, jck ? jck : "") == NULL) {
+        dbx_error(q, 400, "INVALID_PARAMETER_VALUE",
+                  "Task %s: job_cluster_key %.100s is not the key of one of the job_clusters", key,
+                  jck ? jck : "(not a string)");
         return NULL;
     }
     snprintf(what, sizeof(what), "Task %s: new_cluster: ", key);
@@ -678,7 +710,7 @@ task_new(struct dbx_req *q, const json_t *t, json_t *seen, json_int_t trid, json
         !dbx_pool_spec_ok(q, json_object_get(t, "new_cluster"), what))
         return NULL;
     cl = cid ? dbx_get(q->d, q->ws.id, DBX_CLUSTER, cid) : NULL;
-    if (!json_object_get(t, "new_cluster") && !dbx_cluster_visible(cl)) {
+    if (!json_object_get(t, "new_cluster") && jck == NULL && !dbx_cluster_visible(cl)) {
         dbx_error(q, 400, "INVALID_PARAMETER_VALUE", "Cluster %s does not exist",
                   cid ? cid : "(no existing_cluster_id given)");
         return NULL;
@@ -745,20 +777,64 @@ scan_runs(struct dbx *d, const char *id, json_t *run, void *arg)
         f->oldest = run;
 }
 
+/* job_clusters: [{job_cluster_key, new_cluster}], checked, as an object
+ * key -> new_cluster (borrowed from spec); NULL after answering 400. */
+static json_t *
+shared_clusters(struct dbx_req *q, const json_t *spec)
+{
+    const json_t *all = json_object_get(spec, "job_clusters");
+    json_t *out = json_object(), *jc;
+    char err[400], what[160];
+    const char *key;
+    size_t i;
+
+    if (all && (!json_is_array(all) || json_array_size(all) > TASKS_MAX)) {
+        dbx_error(q, 400, "INVALID_PARAMETER_VALUE",
+                  "job_clusters must be a list of at most %d job clusters", TASKS_MAX);
+        json_decref(out);
+        return NULL;
+    }
+    json_array_foreach(all, i, jc)
+    {
+        key = dbx_str(jc, "job_cluster_key");
+        snprintf(what, sizeof(what), "Job cluster %.100s: new_cluster: ", key ? key : "");
+        if (!ctl_dbx_task_key_ok(key) || json_object_get(out, key)) {
+            dbx_error(q, 400, "INVALID_PARAMETER_VALUE",
+                      "Every job cluster needs its own job_cluster_key of 1-100 characters of "
+                      "[A-Za-z0-9_.-]");
+        } else if (ctl_dbx_spec_check(json_object_get(jc, "new_cluster"), err, sizeof(err)) < 0) {
+            dbx_error(q, 400, "INVALID_PARAMETER_VALUE", "%s%s", what, err);
+        } else if (dbx_pool_spec_ok(q, json_object_get(jc, "new_cluster"), what)) {
+            json_object_set(out, key, json_object_get(jc, "new_cluster"));
+            continue;
+        }
+        json_decref(out);
+        return NULL;
+    }
+    return out;
+}
+
 static json_t *
 submit_tasks(struct dbx_req *q, const json_t *spec, json_t *run, json_int_t rid)
 {
     json_t *tasks = json_object_get(spec, "tasks"), *out = json_array(), *seen = json_object();
-    json_t *t, *task, *argv = NULL;
+    json_t *t, *task, *argv = NULL, *shared = shared_clusters(q, spec);
     json_int_t run_timeout = json_integer_value(json_object_get(spec, "timeout_seconds"));
     size_t i;
 
+    if (shared == NULL) {
+        json_decref(out);
+        json_decref(seen);
+        return NULL;
+    }
+    if (json_object_size(shared) > 0)
+        json_object_set(run, "job_clusters", json_object_get(spec, "job_clusters"));
     json_array_foreach(tasks, i, t)
     {
         json_int_t trid = rid + 1 + (json_int_t)i, timeout = run_timeout;
         json_t *tp;
 
-        if ((task = task_new(q, t, seen, trid, &argv)) == NULL) {
+        if ((task = task_new(q, t, shared, seen, trid, &argv)) == NULL) {
             json_decref(out);
             out = NULL;
             break;
@@ -774,6 +850,7 @@ submit_tasks(struct dbx_req *q, const json_t *spec, json_t *run, json_int_t rid)
             json_object_set_new(tp, "deadline", json_integer(dbx_now() + timeout * 1000));
     }
     json_decref(seen);
+    json_decref(shared);
     return out;
 }
 
@@ -792,27 +869,55 @@ run_forget(struct dbx *d, const char *ws, json_t *run)
     dbx_del(d, ws, DBX_RUN, dbx_str(dbx_priv(run), "id"));
 }
 
-/* Every task with new_cluster gets a cluster of its own (cluster_source
- * JOB), ended when the task ends.  Only after every task was checked, so a
- * refused submit makes none; false after answering. */
+/* The spec of a job cluster of the run, by its key. */
+static const json_t *
+shared_spec(const json_t *run, const char *key)
+{
+    const char *k;
+    size_t i;
+    json_t *jc;
+
+    json_array_foreach(json_object_get(run, "job_clusters"), i, jc)
+    {
+        if ((k = dbx_str(jc, "job_cluster_key")) && strcmp(k, key) == 0)
+            return json_object_get(jc, "new_cluster");
+    }
+    return NULL;
+}
+
+/* Every task with new_cluster gets a cluster of its own, and the tasks of
+ * one job_cluster_key share one (cluster_source JOB), ended when the last
+ * task on it ends.  Only after every task was checked, so a refused submit
+ * makes none; false after answering. */
 static bool
 job_clusters(struct dbx_req *q, json_t *run, json_t *tasks)
 {
+    json_t *made = json_object(), *t;
+    const char *key, *cid;
     char id[32];
     size_t i;
-    json_t *t;
-    int rc = 0;
+    int rc = made ? 0 : SCC_ENOMEM;
 
-    json_array_foreach(tasks, i, t)
+    json_array_foreach(rc == 0 ? tasks : NULL, i, t)
     {
-        if (json_object_get(t, "new_cluster") == NULL)
+        key = dbx_str(t, "job_cluster_key");
+        if ((cid = key ? dbx_str(made, key) : NULL) != NULL) {
+            snprintf(id, sizeof(id), "%s", cid);
+        } else if (key || json_object_get(t, "new_cluster")) {
+            if ((rc = dbx_cluster_new(q->d, &q->ws,
+                                      key ? shared_spec(run, key)
+                                          : json_object_get(t, "new_cluster"),
+                                      q->user, "JOB", id, sizeof(id))) < 0)
+                break;
+            if (key)
+                json_object_set_new(made, key, json_string(id));
+        } else {
             continue;
-        if ((rc = dbx_cluster_new(q->d, &q->ws, json_object_get(t, "new_cluster"), q->user, "JOB",
-                                  id, sizeof(id))) < 0)
-            break;
+        }
         json_object_set_new(tpriv(run, t), "cluster", json_string(id));
         json_object_set_new(json_object_get(t, "cluster_instance"), "cluster_id", json_string(id));
     }
+    json_decref(made);
     if (rc == 0)
         return true;
     json_array_foreach(tasks, i, t) /* the ones made before: gone again */

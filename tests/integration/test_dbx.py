@@ -456,6 +456,66 @@ class TestJobClusters(DbxTest):
                          ("JOB", "JOB_FINISHED"))
         self.assertEqual(self.vms_of(cid), [])
 
+    def test_tasks_of_one_job_cluster_key_share_a_cluster_that_ends_with_the_last(self):
+        w = self.w
+        spec = {"spark_version": LTS, "num_workers": 0}
+        jcs = [{"job_cluster_key": "shared", "new_cluster": spec}]
+        hold = "i=0; while [ ! -e /tmp/scc-it-go-$DATABRICKS_CLUSTER_ID ] && [ $i -lt 300 ]; " \
+               "do sleep 0.1; i=$((i+1)); done; echo held"
+
+        def task(key, **kw):
+            return dict({"task_key": key, "scc_command_task": {"argv": ["true"]}}, **kw)
+        for body, text in (
+                ({"tasks": [task("a", job_cluster_key="nope")], "job_clusters": jcs},
+                 "job_cluster_key nope is not"),
+                ({"tasks": [task("a", job_cluster_key="shared")], "job_clusters": jcs * 2},
+                 "its own job_cluster_key"),
+                ({"tasks": [task("a", job_cluster_key="shared", new_cluster=spec)],
+                  "job_clusters": jcs}, "give one of"),
+                ({"tasks": [task("a", job_cluster_key="x")], "job_clusters": [
+                    {"job_cluster_key": "x", "new_cluster": {"num_workers": 1}}]},
+                 "Job cluster x: new_cluster: Missing required field: spark_version"),
+                ({"tasks": [task("a", environment_key="e")]}, "serverless")):
+            st, js, _ = w.call("POST", "/api/2.2/jobs/runs/submit", body)
+            self.assertEqual((st, js["error_code"]), (400, "INVALID_PARAMETER_VALUE"), js)
+            self.assertIn(text, js["message"])
+        self.assertEqual(w.ok("GET", "/api/2.1/clusters/list"), {})  # nothing made
+
+        # a and b share "shared"; b waits for a; c has a cluster of its own.
+        # The shared cluster stays while b runs after a ended.
+        rid = w.ok("POST", "/api/2.2/jobs/runs/submit", {"job_clusters": jcs, "tasks": [
+            task("a", job_cluster_key="shared",
+                 scc_command_task={"argv": ["sh", "-c", "echo a-$DATABRICKS_CLUSTER_ID"]}),
+            task("b", job_cluster_key="shared", depends_on=[{"task_key": "a"}],
+                 scc_command_task={"argv": ["sh", "-c", hold]}),
+            task("c", new_cluster=spec)]})["run_id"]
+        run = wait_for(lambda: (lambda r: r if r["tasks"][1]["state"]["life_cycle_state"] ==
+                                "RUNNING" else None)(self.get_run(rid)), 60, what="b to run")
+        shared = run["tasks"][0]["cluster_instance"]["cluster_id"]
+        self.assertEqual(run["tasks"][1]["cluster_instance"]["cluster_id"], shared)
+        self.assertNotEqual(run["tasks"][2]["cluster_instance"]["cluster_id"], shared)
+        self.assertEqual(run["job_clusters"], jcs)
+        self.assertEqual(run["tasks"][0]["state"]["result_state"], "SUCCESS")
+        self.assertEqual(self.cluster(shared)["state"], "RUNNING")  # b still needs it
+        open("/tmp/scc-it-go-" + shared, "w").close()
+        self.addCleanup(os.unlink, "/tmp/scc-it-go-" + shared)
+        r = self.wait_run(rid)
+        self.assertEqual(r["state"]["result_state"], "SUCCESS", r)
+        outs = [w.ok("GET", "/api/2.1/jobs/runs/get-output?run_id=%d" % t["run_id"])["logs"]
+                for t in r["tasks"][:2]]
+        self.assertEqual(outs, ["a-%s\n" % shared, "held\n"])
+        c = self.wait_cluster(shared, "TERMINATED")
+        self.assertEqual((c["cluster_source"], c["termination_reason"]["code"]),
+                         ("JOB", "JOB_FINISHED"))
+
+        # A job's settings keep their job_clusters, and run-now uses them.
+        jid = w.ok("POST", "/api/2.2/jobs/create", {"name": "j", "job_clusters": jcs, "tasks": [
+            task("a", job_cluster_key="shared")]})["job_id"]
+        r = self.wait_run(w.ok("POST", "/api/2.2/jobs/run-now", {"job_id": jid})["run_id"])
+        self.assertEqual(r["state"]["result_state"], "SUCCESS", r)
+        self.assertEqual(w.ok("GET", "/api/2.2/jobs/get?job_id=%d" % jid)["settings"][
+            "job_clusters"], jcs)
+
 
 class TestNodeLost(DbxTest):
     SCCD = ("--cluster-node-grace", "3s")
