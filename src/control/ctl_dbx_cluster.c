@@ -744,17 +744,51 @@ dbx_cluster_end(struct dbx *d, const char *ws, const char *id, const char *code)
         terminate(d, ws, id, doc, code, "SUCCESS", NULL);
 }
 
+struct token_scan {
+    const char *tok, *hit;
+};
+
+static void
+token_one(struct dbx *d, const char *id, json_t *doc, void *arg)
+{
+    struct token_scan *t = arg;
+    const char *tok = dbx_str(dbx_priv(doc), "idempotency_token");
+
+    (void)d;
+    if (tok && strcmp(tok, t->tok) == 0 && dbx_cluster_visible(doc) &&
+        strcmp(state_of(doc), "TERMINATED") != 0)
+        t->hit = id;
+}
+
 static void
 create(struct dbx_req *q)
 {
+    const json_t *tok = json_object_get(q->body, "idempotency_token");
+    struct token_scan t = {.tok = json_string_value(tok)};
     char id[32];
     int rc;
 
+    if (tok && !json_is_null(tok) && (!json_is_string(tok) || json_string_length(tok) > 64)) {
+        dbx_error(q, 400, "INVALID_PARAMETER_VALUE",
+                  "idempotency_token must be a string of at most 64 characters");
+        return;
+    }
     if (!spec_ok(q, q->body))
         return;
-    if ((rc = dbx_cluster_new(q->d, &q->ws, q->body, q->user, "API", id, sizeof(id))) == 0)
+    if (t.tok) /* a cluster of this token not terminated: it is the answer */
+        dbx_each(q->d, q->ws.id, DBX_CLUSTER, token_one, &t);
+    if (t.hit) {
+        dbx_reply(q, 200, json_pack("{s:s}", "cluster_id", t.hit));
+        return;
+    }
+    if ((rc = dbx_cluster_new(q->d, &q->ws, q->body, q->user, "API", id, sizeof(id))) == 0) {
+        if (t.tok) {
+            json_object_set_new(dbx_priv(dbx_get(q->d, q->ws.id, DBX_CLUSTER, id)),
+                                "idempotency_token", json_string(t.tok));
+            dbx_save(q->d, q->ws.id, DBX_CLUSTER, id);
+        }
         dbx_reply(q, 200, json_pack("{s:s}", "cluster_id", id));
-    else if (rc == SCC_EBUSY)
+    } else if (rc == SCC_EBUSY)
         dbx_error(q, 400, "QUOTA_EXCEEDED", "The workspace has %d clusters, the most it may have",
                   DBX_CLUSTERS_MAX);
     else
@@ -897,10 +931,11 @@ resize(struct dbx_req *q, json_t *doc, const char *id)
     json_decref(b);
 }
 
-/* edit: a TERMINATED cluster takes the new spec; a RUNNING one too, and
- * restarts (resized first if its size changed). */
+/* edit (spec: the body), update (spec: the old one with the fields of its
+ * mask changed): a TERMINATED cluster takes the new spec; a RUNNING one
+ * too, and restarts (resized first if its size changed). */
 static void
-edit(struct dbx_req *q, json_t *doc, const char *id)
+edit(struct dbx_req *q, json_t *doc, const char *id, const json_t *spec)
 {
     const char *st = state_of(doc);
     bool run = strcmp(st, "RUNNING") == 0;
@@ -910,18 +945,74 @@ edit(struct dbx_req *q, json_t *doc, const char *id)
         wrong_state(q, id, doc);
         return;
     }
-    if (!spec_ok(q, q->body))
+    if (!spec_ok(q, spec))
         return;
-    if (run && size_of(q->body) != was && !begin_resize(q, doc, id, size_of(q->body)))
+    if (run && size_of(spec) != was && !begin_resize(q, doc, id, size_of(spec)))
         return;
-    apply_spec(q->d, q->ws.id, doc, q->body);
+    apply_spec(q->d, q->ws.id, doc, spec);
     event(doc, "EDITED", json_pack("{s:s}", "user", q->user));
-    if (run && size_of(q->body) != was)
+    if (run && size_of(spec) != was)
         json_object_set_new(dbx_priv(doc), "edited", json_true());
     else if (run)
         set_state(doc, "RESTARTING", "Restarting the driver with the new configuration");
     dbx_save(q->d, q->ws.id, DBX_CLUSTER, id);
     dbx_reply(q, 200, NULL);
+}
+
+static bool
+spec_key(const char *k, size_t n)
+{
+    for (size_t i = 0; i < DBX_NELEM(spec_keys); i++)
+        if (strlen(spec_keys[i]) == n && strncmp(spec_keys[i], k, n) == 0)
+            return true;
+    return false;
+}
+
+/* update (2.1): cluster's fields named in update_mask (comma-separated;
+ * one named but absent is removed) over the cluster's spec, then as edit. */
+static void
+update(struct dbx_req *q, json_t *doc, const char *id)
+{
+    const char *mask = dbx_str(q->body, "update_mask"), *p, *end;
+    json_t *part = json_object_get(q->body, "cluster"), *spec, *v;
+    char key[64];
+    size_t n;
+
+    if (mask == NULL || *mask == '\0' || (part && !json_is_object(part))) {
+        dbx_error(q, 400, "INVALID_PARAMETER_VALUE",
+                  "update takes update_mask (the fields to change, comma-separated) and cluster "
+                  "(an object with their new values)");
+        return;
+    }
+    spec = json_deep_copy(json_object_get(doc, "spec"));
+    for (p = mask; spec && *p; p = *end ? end + 1 : end) {
+        end = p + strcspn(p, ",");
+        while (p < end && *p == ' ')
+            p++;
+        for (n = (size_t)(end - p); n > 0 && p[n - 1] == ' ';)
+            n--;
+        if (!spec_key(p, n)) {
+            dbx_error(q, 400, "INVALID_PARAMETER_VALUE",
+                      "update_mask names %.*s, which is not a field of a cluster spec",
+                      (int)(n > 64 ? 64 : n), p);
+            json_decref(spec);
+            return;
+        }
+        snprintf(key, sizeof(key), "%.*s", (int)n, p);
+        if ((v = json_object_get(part, key)) != NULL && !json_is_null(v))
+            json_object_set(spec, key, v);
+        else
+            json_object_del(spec, key);
+        if (v && strcmp(key, "num_workers") == 0) /* the one replaces the other */
+            json_object_del(spec, "autoscale");
+        else if (v && strcmp(key, "autoscale") == 0)
+            json_object_del(spec, "num_workers");
+    }
+    if (spec)
+        edit(q, doc, id, spec);
+    else
+        dbx_error(q, 500, "INTERNAL_ERROR", "out of memory");
+    json_decref(spec);
 }
 
 static int
@@ -1029,8 +1120,8 @@ dbx_clusters_route(struct dbx_req *q)
              !(post &&
                (strcmp(op, "start") == 0 || strcmp(op, "delete") == 0 ||
                 strcmp(op, "permanent-delete") == 0 || strcmp(op, "restart") == 0 ||
-                strcmp(op, "edit") == 0 || strcmp(op, "events") == 0 || strcmp(op, "resize") == 0 ||
-                strcmp(op, "pin") == 0 || strcmp(op, "unpin") == 0)))
+                strcmp(op, "edit") == 0 || strcmp(op, "update") == 0 || strcmp(op, "events") == 0 ||
+                strcmp(op, "resize") == 0 || strcmp(op, "pin") == 0 || strcmp(op, "unpin") == 0)))
         dbx_error(q, 404, "ENDPOINT_NOT_FOUND", "No API found for '%s /clusters/%s'", q->method,
                   op);
     else if ((doc = find(q, id, sizeof(id))) == NULL)
@@ -1044,7 +1135,9 @@ dbx_clusters_route(struct dbx_req *q)
     else if (strcmp(op, "restart") == 0)
         restart(q, doc, id);
     else if (strcmp(op, "edit") == 0)
-        edit(q, doc, id);
+        edit(q, doc, id, q->body);
+    else if (strcmp(op, "update") == 0)
+        update(q, doc, id);
     else if (strcmp(op, "events") == 0)
         events(q, doc);
     else if (strcmp(op, "resize") == 0)

@@ -410,6 +410,45 @@ class TestResize(DbxTest):
         self.assertEqual((st, js["error_code"]), (400, "INVALID_STATE"), js)
 
 
+    def test_update_changes_the_fields_of_its_mask_and_create_is_idempotent(self):
+        w = self.w
+        body = {"cluster_name": "c", "spark_version": LTS, "num_workers": 0,
+                "autotermination_minutes": 0, "idempotency_token": "deploy-42"}
+        cid = w.ok("POST", "/api/2.1/clusters/create", body)["cluster_id"]
+        self.assertEqual(w.ok("POST", "/api/2.1/clusters/create", body)["cluster_id"], cid)
+        st, js, _ = w.call("POST", "/api/2.1/clusters/create",
+                           dict(body, idempotency_token="x" * 65))
+        self.assertEqual(st, 400, js)
+        self.wait_cluster(cid, "RUNNING")
+        for b, text in (({"cluster_id": cid, "cluster": {"num_workers": 1}}, "update_mask"),
+                        ({"cluster_id": cid, "update_mask": "num_workers,nope",
+                          "cluster": {"num_workers": 1}}, "update_mask names nope"),
+                        ({"cluster_id": cid, "update_mask": "num_workers",
+                          "cluster": {"num_workers": -1}}, "num_workers")):
+            st, js, _ = w.call("POST", "/api/2.1/clusters/update", b)
+            self.assertEqual((st, js["error_code"]), (400, "INVALID_PARAMETER_VALUE"), js)
+            self.assertIn(text, js["message"])
+        self.assertEqual(self.cluster(cid)["state"], "RUNNING")  # nothing changed
+
+        w.ok("POST", "/api/2.1/clusters/update", {"cluster_id": cid,
+                                                  "update_mask": "cluster_name, custom_tags",
+                                                  "cluster": {"cluster_name": "renamed"}})
+        c = self.wait_cluster(cid, "RUNNING")
+        self.assertEqual((c["cluster_name"], c["spec"]["cluster_name"]), ("renamed", "renamed"))
+        self.assertIn("last_restarted_time", c)  # a running cluster restarts
+        w.ok("POST", "/api/2.1/clusters/update", {"cluster_id": cid, "update_mask": "autoscale",
+                                                  "cluster": {"autoscale": {"min_workers": 1,
+                                                                            "max_workers": 2}}})
+        c = self.wait_cluster(cid, "RUNNING")
+        self.assertEqual((len(c["executors"]), c["cluster_name"]), (1, "renamed"))
+        self.assertNotIn("num_workers", c["spec"])
+
+        w.ok("POST", "/api/2.1/clusters/delete", {"cluster_id": cid})
+        self.wait_cluster(cid, "TERMINATED")
+        # The token's cluster has ended: the same token makes a new one.
+        self.assertNotEqual(w.ok("POST", "/api/2.1/clusters/create", body)["cluster_id"], cid)
+
+
 class TestWorkspaceDeleted(DbxTest):
 
     def test_deleting_the_workspace_removes_its_clusters_and_runs(self):
