@@ -4,7 +4,8 @@
  * its second a query string, the rest a JSON body.  The host is parsed, a
  * few keys looked up in the query, and a body that is a JSON object is
  * checked as a cluster spec, with each member of its "tasks" array (and
- * the task's new_cluster) checked as a job task.  The whole input is also
+ * the task's new_cluster) checked as a job task, and its "update_mask"
+ * and "cluster" applied as clusters/update would.  The whole input is also
  * made a JSON string as task output is, and compared with jansson's own
  * notion of valid UTF-8.
  */
@@ -114,6 +115,38 @@ task(const json_t *t)
     json_decref(argv);
 }
 
+/* clusters/update: whatever the mask, a clear refusal or a spec of spec
+ * keys only (the "_scc" member a document has must never be reachable). */
+static void
+mask(const json_t *o)
+{
+    json_t *sp = json_pack("{s:s, s:i}", "spark_version", "16.4.x-scala2.12", "num_workers", 1);
+    const char *key;
+    json_t *v;
+    char err[128];
+    int rc;
+
+    if (sp == NULL)
+        return;
+    err[0] = '\0';
+    rc = ctl_dbx_mask_apply(sp, json_string_value(json_object_get(o, "update_mask")),
+                            json_object_get(o, "cluster"), err, sizeof(err));
+    if ((rc != 0 && rc != SCC_EINVAL) || (rc < 0 && err[0] == '\0'))
+        __builtin_trap();
+    json_object_foreach(sp, key, v)
+    {
+        bool known = false;
+
+        for (size_t i = 0; i < ctl_dbx_nspec_keys; i++)
+            known = known || strcmp(key, ctl_dbx_spec_keys[i]) == 0;
+        if (!known)
+            __builtin_trap();
+    }
+    if (rc == 0)
+        spec(sp);
+    json_decref(sp);
+}
+
 static void
 body(const uint8_t *p, size_t n)
 {
@@ -123,6 +156,7 @@ body(const uint8_t *p, size_t n)
     if (scc_json_parse_object(p, n, BODY_MAX, &o, NULL, 0) != 0)
         return;
     spec(o);
+    mask(o);
     json_array_foreach(json_object_get(o, "tasks"), i, t)
     {
         task(t);

@@ -95,6 +95,16 @@ int ctl_dbx_node_type(const char *id);
 /* ctl_dbx_spec_check - a ClusterSpec (create, edit): 0, or SCC_EINVAL
  * with the message for the client in err. */
 int ctl_dbx_spec_check(const json_t *spec, char *err, size_t cap);
+/* The spec fields a cluster keeps and shows (the rest is ignored). */
+extern const char *const ctl_dbx_spec_keys[];
+extern const size_t ctl_dbx_nspec_keys;
+/* ctl_dbx_mask_apply - clusters/update: the fields update_mask names
+ * (comma-separated spec keys, spaces around them ignored) from part over
+ * spec; one named but absent (or null) in part is removed, and num_workers
+ * and autoscale replace each other.  0; SCC_EINVAL (spec maybe half
+ * changed: the caller's copy) or SCC_ENOMEM with the message in err.  The
+ * result is not checked: ctl_dbx_spec_check it. */
+int ctl_dbx_mask_apply(json_t *spec, const char *mask, const json_t *part, char *err, size_t cap);
 /* ctl_dbx_task_key_ok - ^[A-Za-z0-9_.-]{1,100}$ */
 bool ctl_dbx_task_key_ok(const char *key);
 /* ctl_dbx_task_argv - what a task runs on the driver (a new array of

@@ -214,6 +214,36 @@ bad_size(const json_t *b, char *err, size_t cap)
     return true;
 }
 
+/* The spec fields a cluster keeps and shows (the rest is ignored). */
+const char *const ctl_dbx_spec_keys[] = {
+        "cluster_name",
+        "spark_version",
+        "node_type_id",
+        "driver_node_type_id",
+        "num_workers",
+        "autoscale",
+        "autotermination_minutes",
+        "spark_conf",
+        "spark_env_vars",
+        "custom_tags",
+        "ssh_public_keys",
+        "init_scripts",
+        "azure_attributes",
+        "enable_elastic_disk",
+        "data_security_mode",
+        "runtime_engine",
+        "single_user_name",
+        "policy_id",
+        "is_single_node",
+        "kind",
+        "enable_local_disk_encryption",
+        "cluster_log_conf",
+        "docker_image",
+        "instance_pool_id",
+        "driver_instance_pool_id",
+};
+const size_t ctl_dbx_nspec_keys = NELEM(ctl_dbx_spec_keys);
+
 int
 ctl_dbx_spec_check(const json_t *b, char *err, size_t cap)
 {
@@ -405,4 +435,68 @@ ctl_dbx_text(const char *p, size_t n)
     s = json_stringn(b.len ? (const char *)b.data : "", b.len);
     scc_buf_fini(&b);
     return s;
+}
+
+static bool
+spec_key(const char *k, size_t n)
+{
+    for (size_t i = 0; i < NELEM(ctl_dbx_spec_keys); i++)
+        if (strlen(ctl_dbx_spec_keys[i]) == n && strncmp(ctl_dbx_spec_keys[i], k, n) == 0)
+            return true;
+    return false;
+}
+
+/* One field of the mask, [p, p + n) without its spaces, over spec. */
+static int
+mask_one(json_t *spec, const char *p, size_t n, const json_t *part, char *err, size_t cap)
+{
+    char key[64];
+    json_t *v;
+
+    while (n > 0 && *p == ' ')
+        p++, n--;
+    while (n > 0 && p[n - 1] == ' ')
+        n--;
+    if (!spec_key(p, n)) {
+        snprintf(err, cap, "update_mask names %.*s, which is not a field of a cluster spec",
+                 (int)(n > 64 ? 64 : n), p);
+        return SCC_EINVAL;
+    }
+    snprintf(key, sizeof(key), "%.*s", (int)n, p);
+    v = json_object_get(part, key);
+    if (v == NULL || json_is_null(v)) {
+        json_object_del(spec, key);
+        return 0;
+    }
+    if (json_object_set(spec, key, v) < 0)
+        return SCC_ENOMEM;
+    if (strcmp(key, "num_workers") == 0) /* the one replaces the other */
+        json_object_del(spec, "autoscale");
+    else if (strcmp(key, "autoscale") == 0)
+        json_object_del(spec, "num_workers");
+    return 0;
+}
+
+int
+ctl_dbx_mask_apply(json_t *spec, const char *mask, const json_t *part, char *err, size_t cap)
+{
+    size_t n;
+    int rc;
+
+    if (mask == NULL || *mask == '\0' || (part && !json_is_object(part))) {
+        snprintf(err, cap,
+                 "update takes update_mask (the fields to change, comma-separated) and cluster "
+                 "(an object with their new values)");
+        return SCC_EINVAL;
+    }
+    for (const char *p = mask;; p += n + 1) {
+        n = strcspn(p, ",");
+        if ((rc = mask_one(spec, p, n, part, err, cap)) < 0) {
+            if (rc == SCC_ENOMEM)
+                snprintf(err, cap, "out of memory");
+            return rc;
+        }
+        if (p[n] == '\0')
+            return 0;
+    }
 }

@@ -611,35 +611,6 @@ dbx_cluster_wake(struct dbx *d, const char *ws, const char *id, json_t *doc, con
 
 /* ---- the requests ---- */
 
-/* The spec fields a cluster keeps and shows (the rest is ignored). */
-static const char *const spec_keys[] = {
-        "cluster_name",
-        "spark_version",
-        "node_type_id",
-        "driver_node_type_id",
-        "num_workers",
-        "autoscale",
-        "autotermination_minutes",
-        "spark_conf",
-        "spark_env_vars",
-        "custom_tags",
-        "ssh_public_keys",
-        "init_scripts",
-        "azure_attributes",
-        "enable_elastic_disk",
-        "data_security_mode",
-        "runtime_engine",
-        "single_user_name",
-        "policy_id",
-        "is_single_node",
-        "kind",
-        "enable_local_disk_encryption",
-        "cluster_log_conf",
-        "docker_image",
-        "instance_pool_id",
-        "driver_instance_pool_id",
-};
-
 /* Check a ClusterSpec; false after answering 400. */
 static bool
 spec_ok(struct dbx_req *q, const json_t *b)
@@ -659,13 +630,13 @@ apply_spec(struct dbx *d, const char *ws, json_t *doc, const json_t *b)
     const char *pt = dbx_pool_node_type(d, ws, dbx_str(b, "instance_pool_id"));
     const char *dpt = dbx_pool_node_type(d, ws, dbx_str(b, "driver_instance_pool_id"));
 
-    for (size_t i = 0; i < DBX_NELEM(spec_keys); i++) {
-        json_t *v = json_object_get(b, spec_keys[i]);
+    for (size_t i = 0; i < ctl_dbx_nspec_keys; i++) {
+        json_t *v = json_object_get(b, ctl_dbx_spec_keys[i]);
 
-        json_object_del(doc, spec_keys[i]);
+        json_object_del(doc, ctl_dbx_spec_keys[i]);
         if (v && !json_is_null(v)) {
-            json_object_set(doc, spec_keys[i], v);
-            json_object_set(spec, spec_keys[i], v);
+            json_object_set(doc, ctl_dbx_spec_keys[i], v);
+            json_object_set(spec, ctl_dbx_spec_keys[i], v);
         }
     }
     if (json_object_get(doc, "num_workers") == NULL && json_object_get(doc, "autoscale") == NULL)
@@ -959,59 +930,21 @@ edit(struct dbx_req *q, json_t *doc, const char *id, const json_t *spec)
     dbx_reply(q, 200, NULL);
 }
 
-static bool
-spec_key(const char *k, size_t n)
-{
-    for (size_t i = 0; i < DBX_NELEM(spec_keys); i++)
-        if (strlen(spec_keys[i]) == n && strncmp(spec_keys[i], k, n) == 0)
-            return true;
-    return false;
-}
-
 /* update (2.1): cluster's fields named in update_mask (comma-separated;
  * one named but absent is removed) over the cluster's spec, then as edit. */
 static void
 update(struct dbx_req *q, json_t *doc, const char *id)
 {
-    const char *mask = dbx_str(q->body, "update_mask"), *p, *end;
-    json_t *part = json_object_get(q->body, "cluster"), *spec, *v;
-    char key[64];
-    size_t n;
+    json_t *spec = json_deep_copy(json_object_get(doc, "spec"));
+    char err[300];
 
-    if (mask == NULL || *mask == '\0' || (part && !json_is_object(part))) {
-        dbx_error(q, 400, "INVALID_PARAMETER_VALUE",
-                  "update takes update_mask (the fields to change, comma-separated) and cluster "
-                  "(an object with their new values)");
-        return;
-    }
-    spec = json_deep_copy(json_object_get(doc, "spec"));
-    for (p = mask; spec && *p; p = *end ? end + 1 : end) {
-        end = p + strcspn(p, ",");
-        while (p < end && *p == ' ')
-            p++;
-        for (n = (size_t)(end - p); n > 0 && p[n - 1] == ' ';)
-            n--;
-        if (!spec_key(p, n)) {
-            dbx_error(q, 400, "INVALID_PARAMETER_VALUE",
-                      "update_mask names %.*s, which is not a field of a cluster spec",
-                      (int)(n > 64 ? 64 : n), p);
-            json_decref(spec);
-            return;
-        }
-        snprintf(key, sizeof(key), "%.*s", (int)n, p);
-        if ((v = json_object_get(part, key)) != NULL && !json_is_null(v))
-            json_object_set(spec, key, v);
-        else
-            json_object_del(spec, key);
-        if (v && strcmp(key, "num_workers") == 0) /* the one replaces the other */
-            json_object_del(spec, "autoscale");
-        else if (v && strcmp(key, "autoscale") == 0)
-            json_object_del(spec, "num_workers");
-    }
-    if (spec)
-        edit(q, doc, id, spec);
-    else
+    if (spec == NULL)
         dbx_error(q, 500, "INTERNAL_ERROR", "out of memory");
+    else if (ctl_dbx_mask_apply(spec, dbx_str(q->body, "update_mask"),
+                                json_object_get(q->body, "cluster"), err, sizeof(err)) < 0)
+        dbx_error(q, 400, "INVALID_PARAMETER_VALUE", "%s", err);
+    else
+        edit(q, doc, id, spec);
     json_decref(spec);
 }
 

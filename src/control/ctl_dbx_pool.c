@@ -306,7 +306,7 @@ expire(json_t *doc)
 static void
 refill(struct dbx *d, const char *ws, const char *id, json_t *doc)
 {
-    bool changed = prune_demand(d, ws, doc) | expire(doc);
+    bool pruned = prune_demand(d, ws, doc), changed = expire(doc) || pruned;
     struct counts n = count(doc, NULL);
     size_t want = (size_t)json_integer_value(json_object_get(doc, "min_idle_instances")) + n.demand;
     size_t have = n.idle + n.pending, total = n.idle + n.used + n.pending, make = 0;
@@ -316,7 +316,7 @@ refill(struct dbx *d, const char *ws, const char *id, json_t *doc)
     if (make > CTL_COMPUTE_MAX_NEW)
         make = CTL_COMPUTE_MAX_NEW;
     if (make > 0 && dbx_now() >= json_integer_value(json_object_get(dbx_priv(doc), "retry_at")))
-        changed |= dbx_vm_create(d, ws, DBX_POOL, id, doc, (json_int_t)make, id, created);
+        changed = dbx_vm_create(d, ws, DBX_POOL, id, doc, (json_int_t)make, id, created) || changed;
     if (changed)
         dbx_save(d, ws, DBX_POOL, id);
 }

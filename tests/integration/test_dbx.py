@@ -293,9 +293,9 @@ class TestClusters(DbxTest):
                            ({"spark_python_task": {"python_file": "dbfs:/x.py"}}, "absolute"),
                            ({"scc_command_task": {"argv": []}}, "non-empty"),
                            ({"new_cluster": {"spark_version": LTS},
-                             "scc_command_task": {"argv": ["true"]}}, "not both"),
+                             "scc_command_task": {"argv": ["true"]}}, "give one of"),
                            ({"job_cluster_key": "j",
-                             "scc_command_task": {"argv": ["true"]}}, "job clusters")):
+                             "scc_command_task": {"argv": ["true"]}}, "give one of")):
             body = {"tasks": [dict({"task_key": "k", "existing_cluster_id": cid}, **task)]}
             st, js, _ = w.call("POST", "/api/2.2/jobs/runs/submit", body)
             self.assertEqual((st, js["error_code"]), (400, "INVALID_PARAMETER_VALUE"), task)

@@ -205,6 +205,14 @@ spec(const char *text, char *err, size_t cap)
     return rc;
 }
 
+static int
+spec_check_of(const json_t *s)
+{
+    char err[256];
+
+    return ctl_dbx_spec_check(s, err, sizeof(err));
+}
+
 static void
 test_spec_accepts_minimal_and_full_specs(void **state)
 {
@@ -837,6 +845,100 @@ test_bug_text_fails_rather_than_truncates(void **state)
     assert_false(buggy);
 }
 
+/* ---- clusters/update ---- */
+
+static void
+test_mask_apply_changes_the_named_fields(void **state)
+{
+    json_t *spec = J("{`spark_version`: `16.4.x-scala2.12`, `num_workers`: 2, `cluster_name`: `a`,"
+                     " `custom_tags`: {`k`: `v`}}");
+    json_t *part = J("{`cluster_name`: `b`, `autoscale`: {`min_workers`: 1, `max_workers`: 2},"
+                     " `spark_conf`: {`x`: `y`}, `custom_tags`: null}");
+    char err[128];
+
+    (void)state;
+    assert_int_equal(ctl_dbx_mask_apply(spec, " cluster_name ,autoscale,custom_tags", part, err,
+                                        sizeof(err)),
+                     0);
+    assert_string_equal(json_string_value(json_object_get(spec, "cluster_name")), "b");
+    assert_non_null(json_object_get(spec, "autoscale"));
+    assert_null(json_object_get(spec, "num_workers")); /* replaced by autoscale */
+    assert_null(json_object_get(spec, "custom_tags")); /* named, null: removed */
+    assert_null(json_object_get(spec, "spark_conf"));  /* given, not named: kept out */
+    assert_int_equal(ctl_dbx_mask_apply(spec, "num_workers", NULL, err, sizeof(err)), 0);
+    assert_null(json_object_get(spec, "num_workers"));
+    assert_non_null(json_object_get(spec, "autoscale")); /* only a value replaces */
+    assert_int_equal(spec_check_of(spec), 0);
+    json_decref(spec);
+    json_decref(part);
+}
+
+static void
+test_mask_apply_refuses_bad_masks(void **state)
+{
+    static const struct {
+        const char *mask, *part, *want;
+    } bad[] = {
+            {NULL, "{}", "update_mask"},
+            {"", "{}", "update_mask"},
+            {"cluster_name", "[]", "update_mask"},
+            {"cluster_name", "`b`", "update_mask"},
+            {"nope", "{}", "names nope,"},
+            {"cluster_name,,", "{}", "names ,"},
+            {"cluster_name,nope", "{}", "names nope,"},
+            {"spark_version ,  _scc", "{}", "names _scc,"},
+            {"cluster_namex", "{}", "names cluster_namex,"},
+    };
+    char err[128], longmask[300];
+
+    (void)state;
+    for (size_t i = 0; i < NELEM(bad); i++) {
+        json_t *spec = J("{`spark_version`: `16.4.x-scala2.12`}"), *part = J(bad[i].part);
+
+        err[0] = '\0';
+        assert_int_equal(ctl_dbx_mask_apply(spec, bad[i].mask, part, err, sizeof(err)), SCC_EINVAL);
+        if (strstr(err, bad[i].want) == NULL)
+            fail_msg("mask '%s': '%s' has no '%s'", bad[i].mask ? bad[i].mask : "(null)", err,
+                     bad[i].want);
+        json_decref(spec);
+        json_decref(part);
+    }
+    memset(longmask, 'a', sizeof(longmask) - 1);
+    longmask[sizeof(longmask) - 1] = '\0';
+    {
+        json_t *spec = J("{}");
+
+        assert_int_equal(ctl_dbx_mask_apply(spec, longmask, NULL, err, 16), SCC_EINVAL);
+        assert_int_equal(strlen(err), 15); /* cut to the buffer */
+        json_decref(spec);
+    }
+}
+
+static void
+test_mask_apply_allocation_failures_are_clean(void **state)
+{
+    char err[128];
+    int rc, failed;
+
+    (void)state;
+    for (unsigned long n = 1;; n++) {
+        json_t *spec = J("{`spark_version`: `16.4.x-scala2.12`}");
+        json_t *part = J("{`cluster_name`: `b`, `num_workers`: 3}");
+
+        scc_mem_fail_at(n);
+        rc = ctl_dbx_mask_apply(spec, "cluster_name,num_workers", part, err, sizeof(err));
+        failed = scc_mem_failed();
+        scc_mem_fail_at(0);
+        assert_true(rc == 0 || rc == SCC_ENOMEM);
+        if (rc == 0)
+            assert_int_equal(json_integer_value(json_object_get(spec, "num_workers")), 3);
+        json_decref(spec);
+        json_decref(part);
+        if (!failed)
+            break;
+    }
+}
+
 int
 main(void)
 {
@@ -870,6 +972,9 @@ main(void)
             cmocka_unit_test(test_bug_autoscale_min_workers_must_be_an_integer),
             cmocka_unit_test(test_bug_task_argv_never_drops_parameters),
             cmocka_unit_test(test_bug_text_fails_rather_than_truncates),
+            cmocka_unit_test(test_mask_apply_changes_the_named_fields),
+            cmocka_unit_test(test_mask_apply_refuses_bad_masks),
+            cmocka_unit_test(test_mask_apply_allocation_failures_are_clean),
     };
 
     return cmocka_run_group_tests(tests, json_alloc_setup, NULL);
