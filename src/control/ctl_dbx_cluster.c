@@ -362,10 +362,11 @@ shrunk(struct dbx *d, const char *ws, const char *id, json_t *doc, const struct 
         return;
     if (resp->status != 200 && resp->status != 202) {
         dbx_vm_err(resp, code, sizeof(code), msg, sizeof(msg));
-        scc_log_warn(&d->c->log, "cluster %s: deleteNodes of surplus workers: %s: %s", id, code,
-                     msg);
-        if (strcmp(code, "NodeNotFound") != 0)
+        if (strcmp(code, "NodeNotFound") != 0) {
+            scc_log_warn(&d->c->log, "cluster %s: deleteNodes of surplus workers: %s: %s", id, code,
+                         msg);
             return; /* the tick tries again */
+        }
     }
     while (json_array_size(nodes) > want && want > 0)
         json_array_remove(nodes, json_array_size(nodes) - 1);

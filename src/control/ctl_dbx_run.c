@@ -664,6 +664,9 @@ task_new(struct dbx_req *q, const json_t *t, const json_t *shared, json_t *seen,
 {
     const char *key = dbx_str(t, "task_key"), *cid = dbx_str(t, "existing_cluster_id");
     const char *jck = dbx_str(t, "job_cluster_key");
+    const json_t *jv = json_is_null(json_object_get(t, "job_cluster_key"))
+                               ? NULL
+                               : json_object_get(t, "job_cluster_key");
     json_t *cl, *task;
     char err[400], what[160];
     static const char *const keep[] = {
@@ -687,14 +690,12 @@ task_new(struct dbx_req *q, const json_t *t, const json_t *shared, json_t *seen,
                   key);
         return NULL;
     }
-    if ((json_object_get(t, "new_cluster") != NULL) + (cid != NULL) +
-                (json_object_get(t, "job_cluster_key") != NULL) >
-        1) {
+    if ((json_object_get(t, "new_cluster") != NULL) + (cid != NULL) + (jv != NULL) > 1) {
         dbx_error(q, 400, "INVALID_PARAMETER_VALUE",
                   "Task %s: give one of existing_cluster_id, new_cluster and job_cluster_key", key);
         return NULL;
     }
-    if (json_object_get(t, "job_cluster_key") && json_object_get(shared, jck ? jck : "") == NULL) {
+    if (jv && json_object_get(shared, jck ? jck : "") == NULL) {
         dbx_error(q, 400, "INVALID_PARAMETER_VALUE",
                   "Task %s: job_cluster_key %.100s is not the key of one of the job_clusters", key,
                   jck ? jck : "(not a string)");
@@ -788,7 +789,11 @@ shared_clusters(struct dbx_req *q, const json_t *spec)
     const char *key;
     size_t i;
 
-    if (all && (!json_is_array(all) || json_array_size(all) > TASKS_MAX)) {
+    if (out == NULL) {
+        dbx_error(q, 500, "INTERNAL_ERROR", "out of memory");
+        return NULL;
+    }
+    if (all && !json_is_null(all) && (!json_is_array(all) || json_array_size(all) > TASKS_MAX)) {
         dbx_error(q, 400, "INVALID_PARAMETER_VALUE",
                   "job_clusters must be a list of at most %d job clusters", TASKS_MAX);
         json_decref(out);
