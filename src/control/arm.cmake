@@ -26,6 +26,7 @@ set(CTL_ARM_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/ctl_store_deploy.c
   ${CMAKE_CURRENT_LIST_DIR}/ctl_dbx.c
   ${CMAKE_CURRENT_LIST_DIR}/ctl_dbx_check.c
+  ${CMAKE_CURRENT_LIST_DIR}/ctl_dbx_cron.c
   ${CMAKE_CURRENT_LIST_DIR}/ctl_dbx_cluster.c
   ${CMAKE_CURRENT_LIST_DIR}/ctl_dbx_proxy.c
   ${CMAKE_CURRENT_LIST_DIR}/ctl_dbx_job.c
