@@ -4,7 +4,7 @@
 set -eu
 
 build_pkgs="build-essential cmake pkg-config libevent-dev libnghttp2-dev libssl-dev
-libjansson-dev libsqlite3-dev libcmocka-dev libcurl4-openssl-dev iproute2 nftables"
+libjansson-dev libsqlite3-dev libcmocka-dev libcurl4-openssl-dev iproute2 nftables tzdata"
 test_pkgs="python3 openssl curl procps clang libclang-rt-14-dev valgrind tinyproxy-bin nmap
 stunnel4 openssh-server openssh-client wrk hyperfine socat sqlite3 strace systemd chromium"
 

@@ -757,6 +757,25 @@ ctl_dbx_request(struct ctl *c, const struct ctl_arm_req *req, const char *author
         route(q, req->path);
 }
 
+struct dbx_req *
+dbx_req_internal(struct dbx *d, const char *wsid, const char *user, ctl_arm_done_fn done, void *arg)
+{
+    struct dbx_req *q = scc_calloc(1, sizeof(*q));
+
+    if (q == NULL || (q->body = json_object()) == NULL || !ws_find(d, wsid, &q->ws)) {
+        if (q)
+            json_decref(q->body);
+        scc_free(q);
+        return NULL;
+    }
+    q->d = d;
+    q->method = "POST";
+    q->done = done;
+    q->arg = arg;
+    snprintf(q->user, sizeof(q->user), "%s", user);
+    return q;
+}
+
 /* ---- the tick ---- */
 
 #define GC_TICKS 100 /* every 10 s: documents of deleted workspaces */
@@ -810,34 +829,62 @@ gc(struct dbx *d, json_t *keys)
     json_decref(alive);
 }
 
+/* Key "ws/kind/id" (obj_key) into ws, *kind ("kind/id") and *id. */
+static bool
+split_key(const char *key, char *ws, size_t cap, const char **kind, const char **id)
+{
+    size_t wl = strcspn(key, "/");
+
+    if (key[wl] != '/' || wl >= cap || (*id = strchr(*kind = key + wl + 1, '/')) == NULL)
+        return false;
+    memcpy(ws, key, wl);
+    ws[wl] = '\0';
+    (*id)++;
+    return true;
+}
+
+static bool
+is_kind(const char *kind, const char *want)
+{
+    size_t n = strlen(want);
+
+    return strncmp(kind, want, n) == 0 && kind[n] == '/';
+}
+
 static void
 on_tick(evutil_socket_t fd, short what, void *arg)
 {
     struct dbx *d = arg;
     const char *key, *kind, *id;
-    json_t *doc, *keys;
+    json_t *doc, *keys, *due = NULL, *k;
     char ws[24];
     void *tmp;
+    size_t i;
 
     (void)fd, (void)what;
     /* A tick changes documents and may delete the one it is given (a
-     * cluster permanently deleted), never another one, and adds none. */
+     * cluster permanently deleted), never another one, and adds none while
+     * the walk goes on: due jobs, which add runs, start after it. */
     json_object_foreach_safe(d->objs, tmp, key, doc)
     {
-        /* key is "ws/kind/id" (obj_key) */
-        size_t wl = strcspn(key, "/");
-
-        if (key[wl] != '/' || wl >= sizeof(ws) || (id = strchr(kind = key + wl + 1, '/')) == NULL)
+        if (!split_key(key, ws, sizeof(ws), &kind, &id))
             continue;
-        memcpy(ws, key, wl);
-        ws[wl] = '\0';
-        if (strncmp(kind, DBX_CLUSTER "/", sizeof(DBX_CLUSTER)) == 0)
-            dbx_clusters_tick(d, ws, id + 1, doc);
-        else if (strncmp(kind, DBX_RUN "/", sizeof(DBX_RUN)) == 0)
+        if (is_kind(kind, DBX_CLUSTER))
+            dbx_clusters_tick(d, ws, id, doc);
+        else if (is_kind(kind, DBX_RUN))
             dbx_runs_tick(d, ws, doc);
-        else if (strncmp(kind, DBX_POOL "/", sizeof(DBX_POOL)) == 0)
-            dbx_pools_tick(d, ws, id + 1, doc);
+        else if (is_kind(kind, DBX_POOL))
+            dbx_pools_tick(d, ws, id, doc);
+        else if (is_kind(kind, DBX_JOB) && dbx_job_due(doc) && (due || (due = json_array())))
+            json_array_append_new(due, json_string(key));
     }
+    json_array_foreach(due, i, k)
+    {
+        if ((doc = json_object_get(d->objs, json_string_value(k))) != NULL &&
+            split_key(json_string_value(k), ws, sizeof(ws), &kind, &id))
+            dbx_jobs_tick(d, ws, id, doc);
+    }
+    json_decref(due);
     if (++d->ticks % GC_TICKS == 0 && (keys = json_array()) != NULL) {
         json_object_foreach(d->objs, key, doc) json_array_append_new(keys, json_string(key));
         gc(d, keys);

@@ -98,6 +98,11 @@ bool dbx_page(struct dbx_req *q, long long max, long long *limit, long long *off
 /* dbx_reply_page - {key: items, has_more} and, when next >= 0, the token
  * of the page from offset next. */
 void dbx_reply_page(struct dbx_req *q, const char *key, json_t *items, long long next);
+/* dbx_req_internal - a request of sccd's own (a schedule's run) in
+ * workspace wsid as user, with an empty body; its answer goes to done.
+ * NULL: no such workspace, or out of memory. */
+struct dbx_req *dbx_req_internal(struct dbx *d, const char *wsid, const char *user,
+                                 ctl_arm_done_fn done, void *arg);
 /* dbx_param - a string parameter: the body's, else the query's. */
 const char *dbx_param(struct dbx_req *q, const char *key, char *buf, size_t cap);
 
@@ -237,6 +242,10 @@ void dbx_warehouses_route(struct dbx_req *q);
 #define DBX_JOB      "job"
 #define DBX_JOBS_MAX 1000 /* per workspace */
 void dbx_jobs_route(struct dbx_req *q);
+/* dbx_job_due - is the job's schedule due now?  dbx_jobs_tick - start its
+ * run (not during a walk of the documents: it adds some). */
+bool dbx_job_due(const json_t *job);
+void dbx_jobs_tick(struct dbx *d, const char *ws, const char *id, json_t *job);
 
 /* ---- ctl_dbx_run.c ---- */
 void dbx_runs_route(struct dbx_req *q);

@@ -6,13 +6,20 @@
  * when they are written (so a job that exists can run).  run-now starts a
  * run of them (run_type JOB_RUN, job_id set) through the same code as
  * runs/submit; past max_concurrent_runs (default 1) the new run is skipped,
- * as Databricks does without a queue.
+ * as Databricks does without a queue.  A schedule (a Quartz expression in
+ * a time zone, not PAUSED) starts one the same way when it is due: the
+ * private "next_at" (ms) is when, worked out whenever the settings are
+ * written and after each start; times missed while sccd was stopped are
+ * not made up, as Databricks does not.
  */
 #include "ctl_dbx_int.h"
+
+#include "ctl_dbx_cron.h"
 
 #include "common/encode.h"
 #include "common/err.h"
 #include "common/json.h"
+#include "common/log.h"
 #include "common/mem.h"
 
 #include <inttypes.h>
@@ -54,12 +61,62 @@ settings_of(const json_t *in)
     return s;
 }
 
+/* The next time (ms) schedule fires after now_ms, or -1 (none, paused);
+ * SCC_EINVAL etc. with the message in err if it cannot be read. */
+static int
+schedule_next(const json_t *schedule, int64_t now_ms, int64_t *next, char *err, size_t cap)
+{
+    const char *pause = dbx_str(schedule, "pause_status");
+    struct ctl_dbx_cron c;
+    struct ctl_dbx_tz tz;
+    int rc;
+
+    *next = -1;
+    if (!json_is_object(schedule)) {
+        snprintf(err, cap,
+                 "schedule must be an object with quartz_cron_expression and "
+                 "timezone_id");
+        return SCC_EINVAL;
+    }
+    if (pause && strcmp(pause, "PAUSED") != 0 && strcmp(pause, "UNPAUSED") != 0) {
+        snprintf(err, cap, "pause_status must be PAUSED or UNPAUSED");
+        return SCC_EINVAL;
+    }
+    if ((rc = ctl_dbx_cron_parse(dbx_str(schedule, "quartz_cron_expression"), &c, err, cap)) < 0 ||
+        (rc = ctl_dbx_tz_load(dbx_str(schedule, "timezone_id"), &tz, err, cap)) < 0)
+        return rc;
+    if (pause == NULL || strcmp(pause, "PAUSED") != 0) {
+        int64_t t = ctl_dbx_cron_next(&c, &tz, now_ms / 1000);
+
+        *next = t < 0 ? -1 : t * 1000;
+    }
+    ctl_dbx_tz_fini(&tz);
+    return 0;
+}
+
+/* A job's private next_at from its schedule, as of now. */
+static void
+plan(json_t *job)
+{
+    json_t *sch = json_object_get(json_object_get(job, "settings"), "schedule");
+    int64_t next = -1;
+    char err[300];
+
+    if (sch == NULL || schedule_next(sch, dbx_now(), &next, err, sizeof(err)) < 0 || next < 0)
+        json_object_del(dbx_priv(job), "next_at");
+    else
+        json_object_set_new(dbx_priv(job), "next_at", json_integer(next));
+}
+
 /* Settings that can be written: tasks that could run, sane limits. */
 static bool
 settings_ok(struct dbx_req *q, const json_t *s)
 {
     const json_t *mcr = json_object_get(s, "max_concurrent_runs");
     const json_t *name = json_object_get(s, "name");
+    const json_t *sch = json_object_get(s, "schedule");
+    int64_t next;
+    char err[300];
 
     if (!json_is_string(name) || json_string_length(name) > 4096) {
         dbx_error(q, 400, "INVALID_PARAMETER_VALUE", "name must be a string");
@@ -68,6 +125,10 @@ settings_ok(struct dbx_req *q, const json_t *s)
     if (!json_is_integer(mcr) || json_integer_value(mcr) < 1 || json_integer_value(mcr) > 1000) {
         dbx_error(q, 400, "INVALID_PARAMETER_VALUE",
                   "max_concurrent_runs must be an integer from 1 to 1000");
+        return false;
+    }
+    if (sch && schedule_next(sch, dbx_now(), &next, err, sizeof(err)) < 0) {
+        dbx_error(q, 400, "INVALID_PARAMETER_VALUE", "schedule: %s", err);
         return false;
     }
     return dbx_runs_check(q, s);
@@ -123,6 +184,7 @@ create(struct dbx_req *q)
         dbx_error(q, 500, "INTERNAL_ERROR", "out of memory");
         return;
     }
+    plan(job);
     dbx_put(q->d, q->ws.id, DBX_JOB, id, job);
     dbx_reply(q, 200, json_pack("{s:I}", "job_id", (json_int_t)v));
 }
@@ -161,6 +223,7 @@ rewrite(struct dbx_req *q, bool whole)
         return;
     }
     json_object_set_new(job, "settings", s);
+    plan(job);
     dbx_save(q->d, q->ws.id, DBX_JOB, id);
     dbx_reply(q, 200, NULL);
 }
@@ -168,6 +231,11 @@ rewrite(struct dbx_req *q, bool whole)
 struct active {
     json_int_t job;
     size_t n;
+};
+
+struct scheduled {
+    struct dbx *d;
+    char id[24];
 };
 
 static void
@@ -199,23 +267,21 @@ override(json_t *s, const json_t *python_params)
     }
 }
 
-static void
-run_now(struct dbx_req *q)
+/* A run of job's settings (python_params and idempotency_token of q's body
+ * applied), its trigger noted; false after answering. */
+static bool
+start(struct dbx_req *q, json_t *job, const char *trigger, json_int_t *rid)
 {
+    struct active a = {.job = json_integer_value(json_object_get(job, "job_id"))};
+    json_t *s = json_deep_copy(json_object_get(job, "settings")), *run;
     char id[24];
-    json_t *job = find(q, id, sizeof(id)), *s;
-    struct active a = {0};
-    json_int_t rid;
     bool ok;
 
-    if (job == NULL)
-        return;
-    a.job = json_integer_value(json_object_get(job, "job_id"));
-    dbx_each(q->d, q->ws.id, DBX_RUN, active_one, &a);
-    if ((s = json_deep_copy(json_object_get(job, "settings"))) == NULL) {
+    if (s == NULL) {
         dbx_error(q, 500, "INTERNAL_ERROR", "out of memory");
-        return;
+        return false;
     }
+    dbx_each(q->d, q->ws.id, DBX_RUN, active_one, &a);
     override(s, json_object_get(q->body, "python_params"));
     if (json_object_get(q->body, "idempotency_token"))
         json_object_set(s, "idempotency_token", json_object_get(q->body, "idempotency_token"));
@@ -223,10 +289,77 @@ run_now(struct dbx_req *q)
      * does without one. */
     ok = dbx_run_start(q, s, a.job,
                        a.n >= (size_t)json_integer_value(json_object_get(s, "max_concurrent_runs")),
-                       &rid);
+                       rid);
     json_decref(s);
-    if (ok)
+    snprintf(id, sizeof(id), "%" JSON_INTEGER_FORMAT, *rid);
+    if (ok && (run = dbx_get(q->d, q->ws.id, DBX_RUN, id)) != NULL &&
+        json_object_get(run, "trigger") == NULL) {
+        json_object_set_new(run, "trigger", json_string(trigger));
+        dbx_save(q->d, q->ws.id, DBX_RUN, id);
+    }
+    return ok;
+}
+
+static void
+run_now(struct dbx_req *q)
+{
+    char id[24];
+    json_t *job = find(q, id, sizeof(id));
+    json_int_t rid;
+
+    if (job && start(q, job, "ONE_TIME", &rid))
         dbx_reply(q, 200, json_pack("{s:I, s:I}", "run_id", rid, "number_in_job", rid));
+}
+
+/* The answer to a schedule's start, for the log only. */
+static void
+scheduled(void *arg, const struct ctl_arm_resp *resp)
+{
+    struct scheduled *x = arg;
+    json_t *b = resp->body ? json_loadb(resp->body, resp->body_len, 0, NULL) : NULL;
+
+    if (resp->status == 200)
+        scc_log_info(&x->d->c->log, "job %s: its schedule started run %" JSON_INTEGER_FORMAT, x->id,
+                     json_integer_value(json_object_get(b, "run_id")));
+    else
+        scc_log_warn(&x->d->c->log, "job %s: its schedule could not start a run: %s", x->id,
+                     dbx_str(b, "message") ? dbx_str(b, "message") : "(no message)");
+    json_decref(b);
+    scc_free(x);
+}
+
+bool
+dbx_job_due(const json_t *job)
+{
+    const json_t *at = json_object_get(json_object_get(job, DBX_PRIV), "next_at");
+
+    return at != NULL && dbx_now() >= json_integer_value(at);
+}
+
+void
+dbx_jobs_tick(struct dbx *d, const char *ws, const char *id, json_t *job)
+{
+    const char *user = dbx_str(job, "creator_user_name");
+    struct scheduled *x;
+    struct dbx_req *q;
+    json_int_t rid;
+
+    if (!dbx_job_due(job))
+        return;
+    plan(job); /* the time after this one */
+    dbx_save(d, ws, DBX_JOB, id);
+    if ((x = scc_calloc(1, sizeof(*x))) == NULL ||
+        (q = dbx_req_internal(d, ws, user ? user : "admin", scheduled, x)) == NULL) {
+        scc_log_warn(&d->c->log,
+                     "job %s: its schedule could not start a run: no workspace, or out of memory",
+                     id);
+        scc_free(x);
+        return;
+    }
+    x->d = d;
+    snprintf(x->id, sizeof(x->id), "%s", id);
+    if (start(q, job, "PERIODIC", &rid))
+        dbx_reply(q, 200, json_pack("{s:I}", "run_id", rid));
 }
 
 static int

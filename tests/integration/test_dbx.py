@@ -111,6 +111,15 @@ class DbxTest(ComputeTest):
         return self.w.ok("GET", "/api/2.1/jobs/runs/get-output?run_id=%d"
                          % run["tasks"][0]["run_id"])
 
+    def kill9(self):
+        os.killpg(self.d.pid, signal.SIGKILL)
+        self.d.p.wait()
+
+    def restart(self):
+        self.w.conn.close()
+        self.boot_sccd(extra=self.SCCD, name="sccd2", relay_port=self.port)
+        self.w = Workspace(self.d, self.url, read(os.path.join(self.d.data, "admin.token")))
+
     def vms_of(self, cid):
         mrg = self.ws["properties"]["managedResourceGroupId"]
         r = self.call("GET", mrg + "/providers/Microsoft.Compute/virtualMachines",
@@ -637,6 +646,52 @@ class TestJobs(DbxTest):
         self.assertEqual((st, js["message"]), (400, "Job %d does not exist." % jid))
         self.assertEqual(self.get_run(first["run_id"])["job_id"], jid)  # its runs stay
 
+    def test_a_schedule_starts_runs_survives_kill_9_and_pauses(self):
+        w = self.w
+        cid = self.new_cluster()
+        task = {"task_key": "t", "existing_cluster_id": cid,
+                "scc_command_task": {"argv": ["echo", "tick"]}}
+        for sch, text in (({"quartz_cron_expression": "0 0 12 * *", "timezone_id": "UTC"},
+                           "6 or 7 fields"),
+                          ({"quartz_cron_expression": "0 0 12 * * ?", "timezone_id": "Mars/Base"},
+                           "Mars/Base is not known"),
+                          ({"quartz_cron_expression": "0 0 12 * * ?", "timezone_id": "../x"},
+                           "IANA"),
+                          ({"quartz_cron_expression": "0 0 12 * * ?", "timezone_id": "UTC",
+                            "pause_status": "MAYBE"}, "pause_status"),
+                          ("hourly", "must be an object")):
+            st, js, _ = w.call("POST", "/api/2.1/jobs/create",
+                               {"name": "j", "tasks": [task], "schedule": sch})
+            self.assertEqual((st, js["error_code"]), (400, "INVALID_PARAMETER_VALUE"), sch)
+            self.assertIn("schedule: ", js["message"])
+            self.assertIn(text, js["message"])
+        self.assertEqual(w.ok("GET", "/api/2.1/jobs/list")["jobs"], [])
+
+        self.wait_cluster(cid, "RUNNING")
+        every2 = {"quartz_cron_expression": "*/2 * * * * ?", "timezone_id": "Europe/Berlin"}
+        jid = w.ok("POST", "/api/2.1/jobs/create", {"name": "often", "tasks": [task],
+                                                    "schedule": every2})["job_id"]
+
+        def periodic():
+            return [r for r in self.w.ok("GET", "/api/2.2/jobs/runs/list?job_id=%d&limit=25"
+                                    % jid).get("runs", []) if r.get("trigger") == "PERIODIC"]
+        wait_for(lambda: len(periodic()) >= 2, 20, what="two scheduled runs")
+        r = self.wait_run(periodic()[-1]["run_id"])
+        self.assertEqual((r["state"]["result_state"], r["run_type"]), ("SUCCESS", "JOB_RUN"), r)
+        self.assertEqual(self.output(r)["logs"], "tick\n")
+        # The schedule is in the store: after a kill -9 it goes on.
+        self.kill9()
+        self.restart()
+        seen = len(periodic())
+        wait_for(lambda: len(periodic()) > seen, 20, what="a scheduled run after the restart")
+        # Paused, it starts nothing more.
+        self.w.ok("POST", "/api/2.1/jobs/update", {"job_id": jid, "new_settings": {
+            "schedule": dict(every2, pause_status="PAUSED")}})
+        time.sleep(0.5)
+        seen = len(periodic())
+        time.sleep(4.5)
+        self.assertEqual(len(periodic()), seen)
+
 
 class TestWarehouses(DbxTest):
 
@@ -1007,15 +1062,6 @@ class TestRestart(DbxTest):
         # The pool's idle VM is still the one it had: none made twice.
         c2 = self.wait_cluster(self.new_cluster(instance_pool_id=pid), "RUNNING")
         self.assertEqual([c2["driver"]["node_id"]], idle)
-
-    def kill9(self):
-        os.killpg(self.d.pid, signal.SIGKILL)
-        self.d.p.wait()
-
-    def restart(self):
-        self.w.conn.close()
-        self.boot_sccd(extra=self.SCCD, name="sccd2", relay_port=self.port)
-        self.w = Workspace(self.d, self.url, read(os.path.join(self.d.data, "admin.token")))
 
     def lose_answer(self, kind, oid, change):
         """Make the store say what it says when sccd dies after a
