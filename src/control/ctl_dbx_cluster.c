@@ -368,6 +368,8 @@ shrunk(struct dbx *d, const char *ws, const char *id, json_t *doc, const struct 
             return; /* the tick tries again */
         }
     }
+    if (resp->status == 202) /* RUNNING again once the VMs are gone */
+        dbx_vm_keep_op(doc, resp);
     while (json_array_size(nodes) > want && want > 0)
         json_array_remove(nodes, json_array_size(nodes) - 1);
     dbx_save(d, ws, DBX_CLUSTER, id);

@@ -832,9 +832,9 @@ class TestPools(DbxTest):
         # An instance serves one cluster: when it ends, its VMs are deleted.
         w.ok("POST", "/api/2.1/clusters/delete", {"cluster_id": cid})
         self.wait_cluster(cid, "TERMINATED")
-        self.wait_pool(pid, "the used instances deleted", idle_count=1, used_count=0)
-        left = [v["name"] for v in self.vms_of(pid)]
-        self.assertEqual(len(left), 1)
+        self.wait_pool(pid, "the used instances given back", idle_count=1, used_count=0)
+        left = wait_for(lambda: (lambda v: v if len(v) == 1 else None)(
+            [v["name"] for v in self.vms_of(pid)]), 30, what="the used instances' VMs deleted")
         self.assertNotIn(left[0], warm)
 
         w.ok("POST", "/api/2.0/instance-pools/delete", {"instance_pool_id": pid})
