@@ -757,6 +757,12 @@ ctl_dbx_request(struct ctl *c, const struct ctl_arm_req *req, const char *author
         route(q, req->path);
 }
 
+bool
+dbx_ws_get(struct dbx *d, const char *wsid, struct dbx_ws *out)
+{
+    return ws_find(d, wsid, out);
+}
+
 struct dbx_req *
 dbx_req_internal(struct dbx *d, const char *wsid, const char *user, ctl_arm_done_fn done, void *arg)
 {
@@ -778,7 +784,8 @@ dbx_req_internal(struct dbx *d, const char *wsid, const char *user, ctl_arm_done
 
 /* ---- the tick ---- */
 
-#define GC_TICKS 100 /* every 10 s: documents of deleted workspaces */
+#define GC_TICKS    100 /* every 10 s: documents of deleted workspaces */
+#define QUEUE_TICKS 10  /* every second: queued runs */
 
 struct gc_job {
     struct ctl *c;
@@ -864,25 +871,33 @@ on_tick(evutil_socket_t fd, short what, void *arg)
     (void)fd, (void)what;
     /* A tick changes documents and may delete the one it is given (a
      * cluster permanently deleted), never another one, and adds none while
-     * the walk goes on: due jobs, which add runs, start after it. */
+     * the walk goes on: due jobs (which add runs) and queued runs (which
+     * add clusters when they leave the queue) are seen to after it; the
+     * queue once a second, as each look walks the workspace's runs. */
     json_object_foreach_safe(d->objs, tmp, key, doc)
     {
         if (!split_key(key, ws, sizeof(ws), &kind, &id))
             continue;
         if (is_kind(kind, DBX_CLUSTER))
             dbx_clusters_tick(d, ws, id, doc);
-        else if (is_kind(kind, DBX_RUN))
+        else if (is_kind(kind, DBX_RUN) && !dbx_run_queued(doc))
             dbx_runs_tick(d, ws, doc);
         else if (is_kind(kind, DBX_POOL))
             dbx_pools_tick(d, ws, id, doc);
-        else if (is_kind(kind, DBX_JOB) && dbx_job_due(doc) && (due || (due = json_array())))
+        else if (((is_kind(kind, DBX_JOB) && dbx_job_due(doc)) ||
+                  (is_kind(kind, DBX_RUN) && d->ticks % QUEUE_TICKS == 0)) &&
+                 (due || (due = json_array())))
             json_array_append_new(due, json_string(key));
     }
     json_array_foreach(due, i, k)
     {
-        if ((doc = json_object_get(d->objs, json_string_value(k))) != NULL &&
-            split_key(json_string_value(k), ws, sizeof(ws), &kind, &id))
+        if ((doc = json_object_get(d->objs, json_string_value(k))) == NULL ||
+            !split_key(json_string_value(k), ws, sizeof(ws), &kind, &id))
+            continue;
+        if (is_kind(kind, DBX_JOB))
             dbx_jobs_tick(d, ws, id, doc);
+        else
+            dbx_runs_tick(d, ws, doc);
     }
     json_decref(due);
     if (++d->ticks % GC_TICKS == 0 && (keys = json_array()) != NULL) {

@@ -98,6 +98,8 @@ bool dbx_page(struct dbx_req *q, long long max, long long *limit, long long *off
 /* dbx_reply_page - {key: items, has_more} and, when next >= 0, the token
  * of the page from offset next. */
 void dbx_reply_page(struct dbx_req *q, const char *key, json_t *items, long long next);
+/* dbx_ws_get - workspace wsid (as requests see it); false if it is gone. */
+bool dbx_ws_get(struct dbx *d, const char *wsid, struct dbx_ws *out);
 /* dbx_req_internal - a request of sccd's own (a schedule's run) in
  * workspace wsid as user, with an empty body; its answer goes to done.
  * NULL: no such workspace, or out of memory. */
@@ -242,6 +244,10 @@ void dbx_warehouses_route(struct dbx_req *q);
 #define DBX_JOB      "job"
 #define DBX_JOBS_MAX 1000 /* per workspace */
 void dbx_jobs_route(struct dbx_req *q);
+/* dbx_job_has_room - may run, queued for job, start now?  The job has
+ * fewer active (not queued) runs than its max_concurrent_runs, and no
+ * queued run older than this one. */
+bool dbx_job_has_room(struct dbx *d, const char *ws, const json_t *job, const json_t *run);
 /* dbx_job_due - is the job's schedule due now?  dbx_jobs_tick - start its
  * run (not during a walk of the documents: it adds some). */
 bool dbx_job_due(const json_t *job);
@@ -253,10 +259,15 @@ void dbx_runs_route(struct dbx_req *q);
  * after answering 400. */
 bool dbx_runs_check(struct dbx_req *q, const json_t *spec);
 /* dbx_run_start - a run of spec (runs/submit's body, or a job's settings
- * with job_id > 0; skip: past the job's max_concurrent_runs, so skipped):
- * its id into rid; false after answering. */
-bool dbx_run_start(struct dbx_req *q, const json_t *spec, json_int_t job_id, bool skip,
+ * with job_id > 0) admitted as admit says (a job's run past its
+ * max_concurrent_runs: skipped, or queued when its queue is enabled): its
+ * id into rid; false after answering. */
+enum dbx_admit { DBX_RUN_NOW, DBX_RUN_SKIP, DBX_RUN_QUEUE };
+bool dbx_run_start(struct dbx_req *q, const json_t *spec, json_int_t job_id, enum dbx_admit admit,
                    json_int_t *rid);
 void dbx_runs_tick(struct dbx *d, const char *ws, json_t *run);
+/* dbx_run_queued - is run waiting in its job's queue?  (Its tick may then
+ * make clusters: not during a walk of the documents.) */
+bool dbx_run_queued(const json_t *run);
 
 #endif /* SCC_CONTROL_CTL_DBX_INT_H */

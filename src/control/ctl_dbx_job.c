@@ -274,6 +274,7 @@ start(struct dbx_req *q, json_t *job, const char *trigger, json_int_t *rid)
 {
     struct active a = {.job = json_integer_value(json_object_get(job, "job_id"))};
     json_t *s = json_deep_copy(json_object_get(job, "settings")), *run;
+    enum dbx_admit admit;
     char id[24];
     bool ok;
 
@@ -285,11 +286,15 @@ start(struct dbx_req *q, json_t *job, const char *trigger, json_int_t *rid)
     override(s, json_object_get(q->body, "python_params"));
     if (json_object_get(q->body, "idempotency_token"))
         json_object_set(s, "idempotency_token", json_object_get(q->body, "idempotency_token"));
-    /* No queue here: past max_concurrent_runs a run is skipped, as Databricks
-     * does without one. */
-    ok = dbx_run_start(q, s, a.job,
-                       a.n >= (size_t)json_integer_value(json_object_get(s, "max_concurrent_runs")),
-                       rid);
+    /* Past max_concurrent_runs a run is queued if the job's queue is
+     * enabled, else skipped, as Databricks does. */
+    if (a.n < (size_t)json_integer_value(json_object_get(s, "max_concurrent_runs")))
+        admit = DBX_RUN_NOW;
+    else if (json_is_true(json_object_get(json_object_get(s, "queue"), "enabled")))
+        admit = DBX_RUN_QUEUE;
+    else
+        admit = DBX_RUN_SKIP;
+    ok = dbx_run_start(q, s, a.job, admit, rid);
     json_decref(s);
     snprintf(id, sizeof(id), "%" JSON_INTEGER_FORMAT, *rid);
     if (ok && (run = dbx_get(q->d, q->ws.id, DBX_RUN, id)) != NULL &&
@@ -326,6 +331,44 @@ scheduled(void *arg, const struct ctl_arm_resp *resp)
                      dbx_str(b, "message") ? dbx_str(b, "message") : "(no message)");
     json_decref(b);
     scc_free(x);
+}
+
+struct room {
+    json_int_t job;
+    const json_t *run;
+    size_t active;
+    bool older; /* a queued run of the job before run */
+};
+
+static void
+room_one(struct dbx *d, const char *id, json_t *r, void *arg)
+{
+    struct room *m = arg;
+    const char *lcs = dbx_str(json_object_get(r, "state"), "life_cycle_state");
+    json_int_t t = json_integer_value(json_object_get(r, "start_time")),
+               mine = json_integer_value(json_object_get(m->run, "start_time"));
+
+    (void)d, (void)id;
+    if (r == m->run || json_integer_value(json_object_get(r, "job_id")) != m->job || lcs == NULL)
+        return;
+    if (strcmp(lcs, "QUEUED") == 0)
+        m->older = m->older || t < mine ||
+                   (t == mine && json_integer_value(json_object_get(r, "run_id")) <
+                                         json_integer_value(json_object_get(m->run, "run_id")));
+    else if (strcmp(lcs, "TERMINATED") != 0 && strcmp(lcs, "SKIPPED") != 0 &&
+             strcmp(lcs, "INTERNAL_ERROR") != 0)
+        m->active++;
+}
+
+bool
+dbx_job_has_room(struct dbx *d, const char *ws, const json_t *job, const json_t *run)
+{
+    struct room m = {.job = json_integer_value(json_object_get(job, "job_id")), .run = run};
+    json_int_t max = json_integer_value(
+            json_object_get(json_object_get(job, "settings"), "max_concurrent_runs"));
+
+    dbx_each(d, ws, DBX_RUN, room_one, &m);
+    return !m.older && (json_int_t)m.active < max;
 }
 
 bool

@@ -131,7 +131,9 @@ task_end(json_t *run, json_t *task, const char *lcs, const char *result, const c
         json_object_set_new(tpriv(run, task), "error", json_string(msg));
 }
 
-/* The run's state from its tasks'. */
+#define QUEUED_MSG "Queued: the job has as many active runs as its max_concurrent_runs"
+
+/* The run's state from its tasks' (QUEUED while it waits for room). */
 static void
 run_state(json_t *run)
 {
@@ -140,6 +142,13 @@ run_state(json_t *run)
     size_t i;
     json_t *t;
 
+    if (json_is_true(json_object_get(dbx_priv(run), "queued"))) {
+        set_task_state(run, "QUEUED", NULL, QUEUED_MSG);
+        json_object_set_new(run, "status",
+                            json_pack("{s:s, s:{s:s, s:s}}", "state", "QUEUED", "queue_details",
+                                      "code", "ACTIVE_RUNS_LIMIT_REACHED", "message", QUEUED_MSG));
+        return;
+    }
     json_array_foreach(json_object_get(run, "tasks"), i, t)
     {
         const char *r = dbx_str(json_object_get(t, "state"), "result_state");
@@ -627,6 +636,58 @@ end_job_clusters(struct dbx *d, const char *ws, json_t *run)
     }
 }
 
+static int make_clusters(struct dbx *d, const struct dbx_ws *ws, const char *user, json_t *run,
+                         json_t *tasks); /* with the requests, below */
+
+bool
+dbx_run_queued(const json_t *run)
+{
+    return json_is_true(json_object_get(json_object_get(run, DBX_PRIV), "queued"));
+}
+
+/* Is run still waiting in its job's queue?  When the job has room (or
+ * the run was cancelled, or its job deleted) it leaves the queue: its job
+ * clusters are made and its tasks go on as any run's. */
+static bool
+queued(struct dbx *d, const char *ws, json_t *run)
+{
+    json_t *priv = dbx_priv(run), *tasks = json_object_get(run, "tasks"), *t, *job;
+    bool cancel = false;
+    struct dbx_ws w;
+    char jid[24];
+    size_t i;
+    int rc = 0;
+
+    if (!json_is_true(json_object_get(priv, "queued")))
+        return false;
+    snprintf(jid, sizeof(jid), "%" JSON_INTEGER_FORMAT,
+             json_integer_value(json_object_get(run, "job_id")));
+    json_array_foreach(tasks, i, t) cancel =
+            cancel || json_is_true(json_object_get(tpriv(run, t), "cancel"));
+    job = dbx_get(d, ws, DBX_JOB, jid);
+    if (!cancel && job && !dbx_job_has_room(d, ws, job, run))
+        return true;
+    if (!cancel && job)
+        rc = dbx_ws_get(d, ws, &w)
+                     ? make_clusters(d, &w, dbx_str(run, "creator_user_name"), run, tasks)
+                     : SCC_ENOTFOUND;
+    json_array_foreach(tasks, i, t)
+    {
+        set_task_state(t, "PENDING", NULL, "Waiting for cluster");
+        json_object_set_new(t, "status", status_of("PENDING", NULL, NULL));
+        if (job == NULL) /* ends CANCELED in the pass that follows */
+            json_object_set_new(tpriv(run, t), "cancel", json_true());
+        else if (rc < 0)
+            task_end(run, t, "INTERNAL_ERROR", NULL,
+                     rc == SCC_EBUSY ? "The workspace has as many clusters as it may have"
+                                     : "Its job clusters could not be made");
+    }
+    json_object_del(priv, "queued");
+    run_state(run);
+    dbx_save(d, ws, DBX_RUN, dbx_str(priv, "id"));
+    return false;
+}
+
 void
 dbx_runs_tick(struct dbx *d, const char *ws, json_t *run)
 {
@@ -636,6 +697,8 @@ dbx_runs_tick(struct dbx *d, const char *ws, json_t *run)
     /* Most runs have ended: a flag keeps the tick's visit to them at one
      * lookup instead of a walk of their tasks ten times a second. */
     if (json_is_true(json_object_get(priv, "settled")))
+        return;
+    if (queued(d, ws, run))
         return;
     end_job_clusters(d, ws, run);
     if (terminal(run)) {
@@ -892,10 +955,9 @@ shared_spec(const json_t *run, const char *key)
 
 /* Every task with new_cluster gets a cluster of its own, and the tasks of
  * one job_cluster_key share one (cluster_source JOB), ended when the last
- * task on it ends.  Only after every task was checked, so a refused submit
- * makes none; false after answering. */
-static bool
-job_clusters(struct dbx_req *q, json_t *run, json_t *tasks)
+ * task on it ends.  0, or what dbx_cluster_new said, none made then. */
+static int
+make_clusters(struct dbx *d, const struct dbx_ws *ws, const char *user, json_t *run, json_t *tasks)
 {
     json_t *made = json_object(), *t;
     const char *key, *cid;
@@ -909,10 +971,9 @@ job_clusters(struct dbx_req *q, json_t *run, json_t *tasks)
         if ((cid = key ? dbx_str(made, key) : NULL) != NULL) {
             snprintf(id, sizeof(id), "%s", cid);
         } else if (key || json_object_get(t, "new_cluster")) {
-            if ((rc = dbx_cluster_new(q->d, &q->ws,
-                                      key ? shared_spec(run, key)
-                                          : json_object_get(t, "new_cluster"),
-                                      q->user, "JOB", id, sizeof(id))) < 0)
+            if ((rc = dbx_cluster_new(
+                         d, ws, key ? shared_spec(run, key) : json_object_get(t, "new_cluster"),
+                         user, "JOB", id, sizeof(id))) < 0)
                 break;
             if (key)
                 json_object_set_new(made, key, json_string(id));
@@ -924,12 +985,25 @@ job_clusters(struct dbx_req *q, json_t *run, json_t *tasks)
     }
     json_decref(made);
     if (rc == 0)
-        return true;
+        return 0;
     json_array_foreach(tasks, i, t) /* the ones made before: gone again */
     {
         if (dbx_str(tpriv(run, t), "cluster"))
-            dbx_del(q->d, q->ws.id, DBX_CLUSTER, dbx_str(tpriv(run, t), "cluster"));
+            dbx_del(d, ws->id, DBX_CLUSTER, dbx_str(tpriv(run, t), "cluster"));
+        json_object_del(tpriv(run, t), "cluster");
     }
+    return rc;
+}
+
+/* make_clusters for a submit (only after every task was checked, so a
+ * refused submit makes none); false after answering. */
+static bool
+job_clusters(struct dbx_req *q, json_t *run, json_t *tasks)
+{
+    int rc = make_clusters(q->d, &q->ws, q->user, run, tasks);
+
+    if (rc == 0)
+        return true;
     dbx_error(q, rc == SCC_EBUSY ? 400 : 500, rc == SCC_EBUSY ? "QUOTA_EXCEEDED" : "INTERNAL_ERROR",
               rc == SCC_EBUSY ? "The workspace has %d clusters, the most it may have"
                               : "out of memory (%d)",
@@ -999,8 +1073,25 @@ skip_all(json_t *run, json_t *tasks)
     }
 }
 
+/* A job's run past its max_concurrent_runs with the queue on: it waits,
+ * its job clusters not made yet (dequeue makes them). */
+static void
+queue_all(json_t *run, json_t *tasks)
+{
+    size_t i;
+    json_t *t;
+
+    json_object_set_new(dbx_priv(run), "queued", json_true());
+    json_array_foreach(tasks, i, t)
+    {
+        set_task_state(t, "QUEUED", NULL, QUEUED_MSG);
+        json_object_set_new(t, "status", json_pack("{s:s}", "state", "QUEUED"));
+    }
+}
+
 bool
-dbx_run_start(struct dbx_req *q, const json_t *spec, json_int_t job_id, bool skip, json_int_t *rid)
+dbx_run_start(struct dbx_req *q, const json_t *spec, json_int_t job_id, enum dbx_admit admit,
+              json_int_t *rid)
 {
     struct find_tok f = {.tok = dbx_str(spec, "idempotency_token")};
     json_t *run, *shaped;
@@ -1018,8 +1109,10 @@ dbx_run_start(struct dbx_req *q, const json_t *spec, json_int_t job_id, bool ski
         return false;
     }
     shaped = submit_tasks(q, spec, run, *rid); /* NULL: it answered why */
-    if (shaped && skip)
+    if (shaped && admit == DBX_RUN_SKIP)
         skip_all(run, shaped);
+    else if (shaped && admit == DBX_RUN_QUEUE)
+        queue_all(run, shaped);
     else if (shaped == NULL || !job_clusters(q, run, shaped)) {
         json_decref(shaped);
         json_decref(run);
@@ -1043,7 +1136,7 @@ submit(struct dbx_req *q)
 {
     json_int_t rid;
 
-    if (dbx_run_start(q, q->body, 0, false, &rid))
+    if (dbx_run_start(q, q->body, 0, DBX_RUN_NOW, &rid))
         dbx_reply(q, 200, json_pack("{s:I}", "run_id", rid));
 }
 

@@ -646,6 +646,54 @@ class TestJobs(DbxTest):
         self.assertEqual((st, js["message"]), (400, "Job %d does not exist." % jid))
         self.assertEqual(self.get_run(first["run_id"])["job_id"], jid)  # its runs stay
 
+    def test_a_queue_holds_runs_past_max_concurrent_runs(self):
+        w = self.w
+        cid = self.new_cluster()
+        slow = {"task_key": "t", "existing_cluster_id": cid,
+                "scc_command_task": {"argv": ["sh", "-c", "sleep 1.5; echo done"]}}
+        jid = w.ok("POST", "/api/2.2/jobs/create", {"name": "q", "tasks": [slow],
+                                                    "queue": {"enabled": True}})["job_id"]
+        self.wait_cluster(cid, "RUNNING")
+        first, second, third = (w.ok("POST", "/api/2.2/jobs/run-now", {"job_id": jid})["run_id"]
+                                for _ in range(3))
+        for rid in (second, third):
+            r = self.get_run(rid)
+            self.assertEqual((r["state"]["life_cycle_state"], r["status"]["state"],
+                              r["status"]["queue_details"]["code"]),
+                             ("QUEUED", "QUEUED", "ACTIVE_RUNS_LIMIT_REACHED"), r)
+        w.ok("POST", "/api/2.2/jobs/runs/cancel", {"run_id": third})
+        r3 = self.wait_run(third)
+        self.assertEqual(r3["state"]["result_state"], "CANCELED", r3)
+        r1, r2 = self.wait_run(first), self.wait_run(second)
+        self.assertEqual((r1["state"]["result_state"], r2["state"]["result_state"]),
+                         ("SUCCESS", "SUCCESS"))
+        self.assertGreaterEqual(r2["tasks"][0]["start_time"], r1["end_time"])  # one at a time
+        self.assertEqual(self.output(r2)["logs"], "done\n")
+        self.assertFalse(r3["tasks"][0].get("start_time"))  # it never ran
+
+        # A queued run makes its job cluster only when it leaves the queue;
+        # one whose job is deleted while it waits ends CANCELED.
+        spec = {"spark_version": LTS, "num_workers": 0}
+        j2 = w.ok("POST", "/api/2.2/jobs/create", {"name": "q2", "queue": {"enabled": True},
+                                                   "tasks": [dict(slow, existing_cluster_id=None,
+                                                                  new_cluster=spec)]})["job_id"]
+        a, b = (w.ok("POST", "/api/2.2/jobs/run-now", {"job_id": j2})["run_id"]
+                for _ in range(2))
+        jobs = [c for c in w.ok("GET", "/api/2.1/clusters/list")["clusters"]
+                if c["cluster_source"] == "JOB"]
+        self.assertEqual(len(jobs), 1)  # a's only
+        rb = self.wait_run(b, timeout=90)
+        self.assertEqual(rb["state"]["result_state"], "SUCCESS", rb)
+        self.assertNotEqual(rb["tasks"][0]["cluster_instance"]["cluster_id"],
+                            self.get_run(a)["tasks"][0]["cluster_instance"]["cluster_id"])
+        c, d = (w.ok("POST", "/api/2.2/jobs/run-now", {"job_id": j2})["run_id"]
+                for _ in range(2))
+        self.assertEqual(self.get_run(d)["state"]["life_cycle_state"], "QUEUED")
+        w.ok("POST", "/api/2.2/jobs/delete", {"job_id": j2})
+        rd = self.wait_run(d)
+        self.assertEqual(rd["state"]["result_state"], "CANCELED", rd)
+        self.assertEqual(self.wait_run(c, timeout=90)["state"]["result_state"], "SUCCESS")
+
     def test_a_schedule_starts_runs_survives_kill_9_and_pauses(self):
         w = self.w
         cid = self.new_cluster()
