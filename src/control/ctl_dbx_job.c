@@ -296,7 +296,8 @@ start(struct dbx_req *q, json_t *job, const char *trigger, json_int_t *rid)
         admit = DBX_RUN_SKIP;
     ok = dbx_run_start(q, s, a.job, admit, rid);
     json_decref(s);
-    snprintf(id, sizeof(id), "%" JSON_INTEGER_FORMAT, *rid);
+    if (ok)
+        snprintf(id, sizeof(id), "%" JSON_INTEGER_FORMAT, *rid);
     if (ok && (run = dbx_get(q->d, q->ws.id, DBX_RUN, id)) != NULL &&
         json_object_get(run, "trigger") == NULL) {
         json_object_set_new(run, "trigger", json_string(trigger));
