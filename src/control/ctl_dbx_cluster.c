@@ -116,6 +116,28 @@ terminate(struct dbx *d, const char *ws, const char *id, json_t *doc, const char
     json_object_del(dbx_priv(doc), "lost_since");
     json_object_del(dbx_priv(doc), "size");
     json_object_del(dbx_priv(doc), "edited");
+    json_object_del(dbx_priv(doc), "had");
+    json_object_del(dbx_priv(doc), "add_failed");
+    dbx_save(d, ws, DBX_CLUSTER, id);
+}
+
+/* A resize could not get its new nodes: the cluster goes back to the size
+ * it had (the tick deletes any that came), with the reason as an event, as
+ * Databricks keeps a cluster whose upsize fails. */
+static void
+add_failed(struct dbx *d, const char *ws, const char *id, json_t *doc, const char *code,
+           const char *msg)
+{
+    json_t *priv = dbx_priv(doc), *had = json_object_get(priv, "had");
+
+    event(doc, "ADD_NODES_FAILED",
+          json_pack("{s:{s:s, s:{s:s}}}", "reason", "code", code, "parameters",
+                    "databricks_error_message", msg));
+    json_object_set_new(
+            priv, "size",
+            had ? json_copy(had)
+                : json_integer((json_int_t)json_array_size(json_object_get(priv, "nodes"))));
+    json_object_set_new(priv, "add_failed", json_true());
     dbx_save(d, ws, DBX_CLUSTER, id);
 }
 
@@ -146,9 +168,12 @@ created(struct dbx *d, const char *ws, const char *id, json_t *doc, const struct
         return;
     if (resp->status != 202) {
         dbx_vm_err(resp, code, sizeof(code), msg, sizeof(msg));
-        terminate(d, ws, id, doc, "CLOUD_PROVIDER_LAUNCH_FAILURE", "CLOUD_FAILURE",
-                  json_pack("{s:s, s:s, s:s}", "azure_error_code", code, "azure_error_message", msg,
-                            "databricks_error_message", msg));
+        if (strcmp(state_of(doc), "RESIZING") == 0)
+            add_failed(d, ws, id, doc, "CLOUD_PROVIDER_LAUNCH_FAILURE", msg);
+        else
+            terminate(d, ws, id, doc, "CLOUD_PROVIDER_LAUNCH_FAILURE", "CLOUD_FAILURE",
+                      json_pack("{s:s, s:s, s:s}", "azure_error_code", code, "azure_error_message",
+                                msg, "databricks_error_message", msg));
         return;
     }
     dbx_vm_keep_op(doc, resp);
@@ -225,8 +250,9 @@ op_polled(struct dbx *d, const char *ws, const char *id, json_t *doc,
     if (st == DBX_OP_RUNNING)
         return;
     json_object_del(dbx_priv(doc), "op");
-    if (st == DBX_OP_FAILED &&
-        (strcmp(state_of(doc), "PENDING") == 0 || strcmp(state_of(doc), "RESIZING") == 0)) {
+    if (st == DBX_OP_FAILED && strcmp(state_of(doc), "RESIZING") == 0) {
+        add_failed(d, ws, id, doc, code, msg);
+    } else if (st == DBX_OP_FAILED && strcmp(state_of(doc), "PENDING") == 0) {
         bool net = strstr(code, "NoOutboundConnectivity") != NULL;
 
         terminate(d, ws, id, doc,
@@ -337,9 +363,17 @@ resized(struct dbx *d, const char *ws, const char *id, json_t *doc)
     json_t *priv = dbx_priv(doc);
     json_int_t workers = (json_int_t)json_array_size(json_object_get(priv, "nodes")) - 1;
 
-    event(doc, "UPSIZE_COMPLETED",
-          json_pack("{s:I, s:I}", "current_num_workers", workers, "target_num_workers", workers));
+    if (!json_is_true(json_object_get(priv, "add_failed")))
+        event(doc, "UPSIZE_COMPLETED",
+              json_pack("{s:I, s:I}", "current_num_workers", workers, "target_num_workers",
+                        workers));
+    else if (json_object_get(doc, "num_workers")) { /* the size it has */
+        json_object_set_new(doc, "num_workers", json_integer(workers));
+        json_object_set_new(json_object_get(doc, "spec"), "num_workers", json_integer(workers));
+    }
     json_object_del(priv, "size");
+    json_object_del(priv, "had");
+    json_object_del(priv, "add_failed");
     if (json_is_true(json_object_get(priv, "edited"))) {
         json_object_del(priv, "edited");
         set_state(doc, "RESTARTING", "Restarting the driver with the new configuration");
@@ -375,21 +409,44 @@ shrunk(struct dbx *d, const char *ws, const char *id, json_t *doc, const struct 
     dbx_save(d, ws, DBX_CLUSTER, id);
 }
 
-/* A RESIZING cluster's nodes to its new size: more made, or the last
- * workers deleted. */
+/* A RESIZING cluster's nodes to its new size: more made (or taken from
+ * its pool), or the last workers deleted (or given back to it). */
 static void
 resize_nodes(struct dbx *d, const char *ws, const char *id, json_t *doc, size_t have, size_t want)
 {
-    json_t *nodes = json_object_get(dbx_priv(doc), "nodes"), *names;
+    json_t *priv = dbx_priv(doc), *nodes = json_object_get(priv, "nodes"), *names, *more = NULL;
+    json_t *pools = json_object_get(priv, "pools");
+    const char *pool = json_string_value(json_array_get(pools, json_array_size(pools) - 1));
+    char code[64], msg[600];
+    int rc;
 
     if (have < want) {
-        (void)dbx_vm_create(d, ws, DBX_CLUSTER, id, doc, (json_int_t)(want - have), id, created);
+        if (json_object_get(priv, "had") == NULL)
+            json_object_set_new(priv, "had", json_integer((json_int_t)have));
+        if (pool == NULL) {
+            (void)dbx_vm_create(d, ws, DBX_CLUSTER, id, doc, (json_int_t)(want - have), id,
+                                created);
+        } else if ((rc = dbx_pool_take(d, ws, id, NULL, pool, want - have, &more, code,
+                                       sizeof(code), msg, sizeof(msg))) == 0) {
+            got_nodes(d, ws, id, doc, more);
+        } else if (rc != SCC_EBUSY) {
+            add_failed(d, ws, id, doc, code, msg);
+        }
         return;
     }
     names = json_array();
     for (size_t i = want; i < have; i++)
         json_array_append(names, json_object_get(json_array_get(nodes, i), "name"));
-    (void)dbx_vm_delete(d, ws, DBX_CLUSTER, id, doc, json_pack("{s:o}", "nodes", names), shrunk);
+    if (pool == NULL) {
+        (void)dbx_vm_delete(d, ws, DBX_CLUSTER, id, doc, json_pack("{s:o}", "nodes", names),
+                            shrunk);
+        return;
+    }
+    dbx_pool_drop(d, ws, pool, id, names); /* the pool deletes them */
+    json_decref(names);
+    while (json_array_size(nodes) > want)
+        json_array_remove(nodes, json_array_size(nodes) - 1);
+    dbx_save(d, ws, DBX_CLUSTER, id);
 }
 
 static void
@@ -417,6 +474,10 @@ tick_pending(struct dbx *d, const char *ws, const char *id, json_t *doc)
                  "node %s did not open its tunnel to the relay within %d s of its launch; check "
                  "the route, NSG and firewall rules from its subnet to the relay",
                  missing, (int)DBX_LAUNCH_S(d));
+        if (want > 0) {
+            add_failed(d, ws, id, doc, "NPIP_TUNNEL_SETUP_FAILURE", msg);
+            return;
+        }
         terminate(d, ws, id, doc, "NPIP_TUNNEL_SETUP_FAILURE", "CLIENT_ERROR",
                   json_pack("{s:s, s:s}", "databricks_error_message", msg, "instance_id", missing));
     }
@@ -853,21 +914,13 @@ size_of(const json_t *spec)
 }
 
 /* A RUNNING cluster to size nodes: RESIZING, the tick does it. */
-static bool
-begin_resize(struct dbx_req *q, json_t *doc, const char *id, size_t size)
+static void
+begin_resize(struct dbx_req *q, json_t *doc, size_t size)
 {
-    if (json_object_get(dbx_priv(doc), "pools")) {
-        dbx_error(q, 400, "INVALID_PARAMETER_VALUE",
-                  "Cluster %s takes its nodes from an instance pool; resizing such a cluster is "
-                  "not supported by this control plane yet: terminate it, edit it, and start it",
-                  id);
-        return false;
-    }
     json_object_set_new(dbx_priv(doc), "size", json_integer((json_int_t)size));
     set_state(doc, "RESIZING", "Resizing the cluster");
     event(doc, "RESIZING",
           json_pack("{s:I, s:s}", "target_num_workers", (json_int_t)size - 1, "user", q->user));
-    return true;
 }
 
 /* resize: num_workers or autoscale of a RUNNING cluster. */
@@ -892,7 +945,8 @@ resize(struct dbx_req *q, json_t *doc, const char *id)
         dbx_error(q, 500, "INTERNAL_ERROR", "out of memory");
         return;
     }
-    if (spec_ok(q, b) && begin_resize(q, doc, id, size_of(b))) {
+    if (spec_ok(q, b)) {
+        begin_resize(q, doc, size_of(b));
         json_object_del(doc, "num_workers");
         json_object_del(doc, "autoscale");
         json_object_set(doc, key, v);
@@ -921,8 +975,8 @@ edit(struct dbx_req *q, json_t *doc, const char *id, const json_t *spec)
     }
     if (!spec_ok(q, spec))
         return;
-    if (run && size_of(spec) != was && !begin_resize(q, doc, id, size_of(spec)))
-        return;
+    if (run && size_of(spec) != was)
+        begin_resize(q, doc, size_of(spec));
     apply_spec(q->d, q->ws.id, doc, spec);
     event(doc, "EDITED", json_pack("{s:s}", "user", q->user));
     if (run && size_of(spec) != was)

@@ -222,13 +222,18 @@ void dbx_pools_tick(struct dbx *d, const char *ws, const char *id, json_t *doc);
 bool dbx_pool_spec_ok(struct dbx_req *q, const json_t *spec, const char *what);
 /* dbx_pool_node_type - an ACTIVE pool's node type, or NULL. */
 const char *dbx_pool_node_type(struct dbx *d, const char *ws, const char *pool);
-/* dbx_pool_take - nodes for cluster cid: its driver from dpool, workers
- * from pool (the same pool or not), all at once.  0 with *nodes (driver
- * first); SCC_EBUSY: asked for, not idle yet (ask again); SCC_EINVAL:
- * they cannot come, code and msg say why (INSTANCE_POOL_*). */
+/* dbx_pool_take - nodes for cluster cid: its driver from dpool (NULL: no
+ * driver, a resize), workers from pool (the same pool or not), all at
+ * once.  0 with *nodes (driver first); SCC_EBUSY: asked for, not idle yet
+ * (ask again); SCC_EINVAL: they cannot come, code and msg say why
+ * (INSTANCE_POOL_*). */
 int dbx_pool_take(struct dbx *d, const char *ws, const char *cid, const char *dpool,
                   const char *pool, size_t workers, json_t **nodes, char *code, size_t ccap,
                   char *msg, size_t mcap);
+/* dbx_pool_drop - cluster cid no longer uses the instances of pool named
+ * in names (a shrink): they are deleted. */
+void dbx_pool_drop(struct dbx *d, const char *ws, const char *pool, const char *cid,
+                   const json_t *names);
 /* dbx_pool_release - cluster cid ended: its request is withdrawn and the
  * instances it used are deleted. */
 void dbx_pool_release(struct dbx *d, const char *ws, const char *pool, const char *cid);

@@ -267,8 +267,9 @@ prune_demand(struct dbx *d, const char *ws, json_t *doc)
     {
         cl = dbx_get(d, ws, DBX_CLUSTER, cid);
         st = cl ? dbx_str(cl, "state") : NULL;
-        if (st == NULL || strcmp(st, "PENDING") != 0 ||
-            json_array_size(json_object_get(dbx_priv(cl), "nodes")) > 0) {
+        if (st == NULL || (strcmp(st, "RESIZING") != 0 &&
+                           (strcmp(st, "PENDING") != 0 ||
+                            json_array_size(json_object_get(dbx_priv(cl), "nodes")) > 0))) {
             json_object_del(dem, cid);
             changed = true;
         }
@@ -468,11 +469,14 @@ int
 dbx_pool_take(struct dbx *d, const char *ws, const char *cid, const char *dpool, const char *pool,
               size_t workers, json_t **nodes, char *code, size_t ccap, char *msg, size_t mcap)
 {
-    json_t *dp = dbx_get(d, ws, DBX_POOL, dpool), *wp = dbx_get(d, ws, DBX_POOL, pool);
-    bool one = strcmp(dpool, pool) == 0;
-    size_t nd = one ? workers + 1 : 1, nw = one ? 0 : workers;
+    bool driver = dpool != NULL, one = !driver || strcmp(dpool, pool) == 0;
+    json_t *dp = dbx_get(d, ws, DBX_POOL, driver ? dpool : pool),
+           *wp = dbx_get(d, ws, DBX_POOL, pool);
+    size_t nd = one ? workers + driver : 1, nw = one ? 0 : workers;
     int rc;
 
+    if (!driver)
+        dpool = pool;
     if ((rc = can_give(dp, dpool, cid, nd, code, ccap, msg, mcap)) < 0 ||
         (!one && (rc = can_give(wp, pool, cid, nw, code, ccap, msg, mcap)) < 0))
         return rc;
@@ -490,6 +494,27 @@ dbx_pool_take(struct dbx *d, const char *ws, const char *cid, const char *dpool,
     if (!one)
         dbx_save(d, ws, DBX_POOL, pool);
     return 0;
+}
+
+void
+dbx_pool_drop(struct dbx *d, const char *ws, const char *pool, const char *cid, const json_t *names)
+{
+    json_t *doc = pool ? dbx_get(d, ws, DBX_POOL, pool) : NULL, *in, *n;
+    const char *c;
+    size_t i, j;
+
+    json_array_foreach(doc ? instances(doc) : NULL, i, in)
+    {
+        if ((c = dbx_str(in, "cluster")) == NULL || strcmp(c, cid) != 0)
+            continue;
+        json_array_foreach(names, j, n)
+        {
+            if (json_equal(json_object_get(in, "name"), n))
+                json_object_set_new(in, "gone", json_true());
+        }
+    }
+    if (doc)
+        dbx_save(d, ws, DBX_POOL, pool);
 }
 
 void

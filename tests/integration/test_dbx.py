@@ -891,6 +891,40 @@ class TestPools(DbxTest):
         wait_for(lambda: w.call("GET", "/api/2.0/instance-pools/get?instance_pool_id=" + pid)[0]
                  == 400, 10, what="the deleted pool to go")
 
+    def test_pool_cluster_grows_from_its_pool_and_a_failed_add_keeps_it(self):
+        w = self.w
+        pid = w.ok("POST", "/api/2.0/instance-pools/create", {
+            "instance_pool_name": "small", "node_type_id": self.NT, "min_idle_instances": 0,
+            "max_capacity": 3, "idle_instance_autotermination_minutes": 0})["instance_pool_id"]
+        cid = self.new_cluster(0, instance_pool_id=pid)
+        driver = self.wait_cluster(cid, "RUNNING")["driver"]["node_id"]
+        w.ok("POST", "/api/2.1/clusters/resize", {"cluster_id": cid, "num_workers": 1})
+        c = self.wait_cluster(cid, "RUNNING")
+        self.assertEqual((len(c["executors"]), c["driver"]["node_id"]), (1, driver))
+        self.wait_pool(pid, "two in use", used_count=2)
+        # Three workers need three more: past max_capacity 3.  The cluster
+        # stays, at the size it has, and says why.
+        w.ok("POST", "/api/2.1/clusters/resize", {"cluster_id": cid, "num_workers": 3})
+        c = wait_for(lambda: (lambda c: c if c["state"] == "RUNNING" and
+                              c["num_workers"] == 1 else None)(self.cluster(cid)), 30,
+                     what="the resize to fail")
+        self.assertEqual(len(c["executors"]), 1)
+        events = w.ok("POST", "/api/2.1/clusters/events",
+                      {"cluster_id": cid, "order": "ASC"})["events"]
+        failed = [e for e in events if e["type"] == "ADD_NODES_FAILED"]
+        self.assertEqual(failed[0]["details"]["reason"]["code"],
+                         "INSTANCE_POOL_MAX_CAPACITY_REACHED", events)
+        self.assertNotEqual(events[-1]["type"], "UPSIZE_COMPLETED")
+        # Back to the driver alone: the worker's VM goes with the pool.
+        w.ok("POST", "/api/2.1/clusters/resize", {"cluster_id": cid, "num_workers": 0})
+        c = self.wait_cluster(cid, "RUNNING")
+        self.assertEqual(c["executors"], [])
+        self.wait_pool(pid, "one in use", used_count=1)
+        wait_for(lambda: [v["name"] for v in self.vms_of(pid)] == [driver], 30,
+                 what="the worker's VM deleted")
+        r = self.wait_run(self.submit(cid, {"scc_command_task": {"argv": ["echo", "ok"]}}))
+        self.assertEqual(r["state"]["result_state"], "SUCCESS", r)
+
 
 class TestDriverProxy(DbxTest):
 
