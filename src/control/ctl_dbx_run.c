@@ -720,18 +720,53 @@ dbx_runs_tick(struct dbx *d, const char *ws, json_t *run)
 
 /* ---- requests ---- */
 
+/* Where task key runs: exactly one of existing_cluster_id (a cluster that
+ * exists), new_cluster (a spec that could run) and job_cluster_key (one of
+ * shared); false after answering 400. */
+static bool
+task_cluster_ok(struct dbx_req *q, const json_t *t, const char *key, const json_t *shared)
+{
+    const char *cid = dbx_str(t, "existing_cluster_id"), *jck = dbx_str(t, "job_cluster_key");
+    const json_t *nc = json_object_get(t, "new_cluster"),
+                 *jv = json_object_get(t, "job_cluster_key");
+    char err[400], what[160];
+
+    if (json_is_null(jv))
+        jv = NULL;
+    snprintf(what, sizeof(what), "Task %s: new_cluster: ", key);
+    if (json_object_get(t, "environment_key"))
+        dbx_error(q, 400, "INVALID_PARAMETER_VALUE",
+                  "Task %s: serverless environments do not run in the workspace's network; give "
+                  "existing_cluster_id, new_cluster or job_cluster_key",
+                  key);
+    else if ((nc != NULL) + (cid != NULL) + (jv != NULL) > 1)
+        dbx_error(q, 400, "INVALID_PARAMETER_VALUE",
+                  "Task %s: give one of existing_cluster_id, new_cluster and job_cluster_key", key);
+    else if (jv && json_object_get(shared, jck ? jck : "") == NULL)
+        dbx_error(q, 400, "INVALID_PARAMETER_VALUE",
+                  "Task %s: job_cluster_key %.100s is not the key of one of the job_clusters", key,
+                  jck ? jck : "(not a string)");
+    else if (nc && ctl_dbx_spec_check(nc, err, sizeof(err)) < 0)
+        dbx_error(q, 400, "INVALID_PARAMETER_VALUE", "%s%s", what, err);
+    else if (nc)
+        return dbx_pool_spec_ok(q, nc, what);
+    else if (jck == NULL &&
+             !dbx_cluster_visible(cid ? dbx_get(q->d, q->ws.id, DBX_CLUSTER, cid) : NULL))
+        dbx_error(q, 400, "INVALID_PARAMETER_VALUE", "Cluster %s does not exist",
+                  cid ? cid : "(no existing_cluster_id given)");
+    else
+        return true;
+    return false;
+}
+
 /* One task of a submit, checked and shaped; NULL after answering 400. */
 static json_t *
 task_new(struct dbx_req *q, const json_t *t, const json_t *shared, json_t *seen, json_int_t trid,
          json_t **argv)
 {
     const char *key = dbx_str(t, "task_key"), *cid = dbx_str(t, "existing_cluster_id");
-    const char *jck = dbx_str(t, "job_cluster_key");
-    const json_t *jv = json_is_null(json_object_get(t, "job_cluster_key"))
-                               ? NULL
-                               : json_object_get(t, "job_cluster_key");
-    json_t *cl, *task;
-    char err[400], what[160];
+    json_t *task;
+    char err[400];
     static const char *const keep[] = {
             "task_key",          "existing_cluster_id", "new_cluster",     "depends_on",
             "spark_python_task", "scc_command_task",    "timeout_seconds", "run_if",
@@ -746,39 +781,8 @@ task_new(struct dbx_req *q, const json_t *t, const json_t *shared, json_t *seen,
         dbx_error(q, 400, "INVALID_PARAMETER_VALUE", "Task key %s is used twice", key);
         return NULL;
     }
-    if (json_object_get(t, "environment_key")) {
-        dbx_error(q, 400, "INVALID_PARAMETER_VALUE",
-                  "Task %s: serverless environments do not run in the workspace's network; give "
-                  "existing_cluster_id, new_cluster or job_cluster_key",
-                  key);
+    if (!task_cluster_ok(q, t, key, shared))
         return NULL;
-    }
-    if ((json_object_get(t, "new_cluster") != NULL) + (cid != NULL) + (jv != NULL) > 1) {
-        dbx_error(q, 400, "INVALID_PARAMETER_VALUE",
-                  "Task %s: give one of existing_cluster_id, new_cluster and job_cluster_key", key);
-        return NULL;
-    }
-    if (jv && json_object_get(shared, jck ? jck : "") == NULL) {
-        dbx_error(q, 400, "INVALID_PARAMETER_VALUE",
-                  "Task %s: job_cluster_key %.100s is not the key of one of the job_clusters", key,
-                  jck ? jck : "(not a string)");
-        return NULL;
-    }
-    snprintf(what, sizeof(what), "Task %s: new_cluster: ", key);
-    if (json_object_get(t, "new_cluster") &&
-        ctl_dbx_spec_check(json_object_get(t, "new_cluster"), err, sizeof(err)) < 0) {
-        dbx_error(q, 400, "INVALID_PARAMETER_VALUE", "%s%s", what, err);
-        return NULL;
-    }
-    if (json_object_get(t, "new_cluster") &&
-        !dbx_pool_spec_ok(q, json_object_get(t, "new_cluster"), what))
-        return NULL;
-    cl = cid ? dbx_get(q->d, q->ws.id, DBX_CLUSTER, cid) : NULL;
-    if (!json_object_get(t, "new_cluster") && jck == NULL && !dbx_cluster_visible(cl)) {
-        dbx_error(q, 400, "INVALID_PARAMETER_VALUE", "Cluster %s does not exist",
-                  cid ? cid : "(no existing_cluster_id given)");
-        return NULL;
-    }
     if ((*argv = ctl_dbx_task_argv(t, err, sizeof(err))) == NULL) {
         dbx_error(q, 400, "INVALID_PARAMETER_VALUE", "%s", err);
         return NULL;
