@@ -168,6 +168,29 @@ def main():
         print("runs/submit -> TERMINATED SUCCESS (`true`): %s" % stats(api_t))
         print("  peer, sccctl exec NODE -- true (the tunnel alone): %s" % stats(exec_t))
 
+        # A schedule that fires every second: how late after its second each
+        # run starts (run start_time, in ms, past the whole second), and how
+        # long from that second to the run's task on the driver.
+        jid = w.call("POST", "/api/2.2/jobs/create", {
+            "name": "tick", "max_concurrent_runs": 5, "tasks": [{
+                "task_key": "t", "existing_cluster_id": cid,
+                "scc_command_task": {"argv": ["true"]}}],
+            "schedule": {"quartz_cron_expression": "* * * * * ?",
+                         "timezone_id": "UTC"}})["job_id"]
+        time.sleep(ROUNDS * 4 + 1.5)
+        w.call("POST", "/api/2.2/jobs/update", {"job_id": jid, "new_settings": {
+            "schedule": {"quartz_cron_expression": "* * * * * ?", "timezone_id": "UTC",
+                         "pause_status": "PAUSED"}}})
+        runs = w.call("GET", "/api/2.2/jobs/runs/list?job_id=%d&limit=25" % jid)["runs"]
+        late = [(r["start_time"] % 1000) / 1000.0 for r in runs]
+        started = []
+        for r in runs:
+            t = w.until("/api/2.2/jobs/runs/get?run_id=%d" % r["run_id"],
+                        lambda x: x["state"]["life_cycle_state"] == "TERMINATED")["tasks"][0]
+            started.append((t["start_time"] - r["start_time"] // 1000 * 1000) / 1000.0)
+        print("schedule every second: run made after its second: %s" % stats(late))
+        print("  its task started on the driver after its second: %s" % stats(started))
+
         big = ["sh", "-c", "head -c 5000000 /dev/zero | tr '\\0' x"]
         r, _ = run(w, cid, big)
         task = r["tasks"][0]["run_id"]
