@@ -750,7 +750,10 @@ agent_run_spool_size(const struct agent_run *run, enum agent_stream which)
 bool
 agent_run_spool_final(const struct agent_run *run, enum agent_stream which)
 {
-    return run->sp[which].pipe_fd < 0 && run->sp[which].ev == NULL;
+    /* The run's end too, not only the pipe's: a reader who saw the last
+     * byte then asks for the status, and must find it final (the pipe can
+     * close before the process is reaped). */
+    return run->state != RUN_RUNNING && run->sp[which].pipe_fd < 0 && run->sp[which].ev == NULL;
 }
 
 size_t

@@ -69,7 +69,8 @@ int agent_run_cancel(struct agent_run *run);
  * while it runs. */
 int agent_run_delete(struct agent_runs *r, struct agent_run *run);
 
-/* Output access for followers. */
+/* Output access for followers.  A spool is final once nothing more will
+ * be written to it and the run's end is recorded. */
 int agent_run_spool_fd(const struct agent_run *run, enum agent_stream which);
 uint64_t agent_run_spool_size(const struct agent_run *run, enum agent_stream which);
 bool agent_run_spool_final(const struct agent_run *run, enum agent_stream which);
