@@ -215,6 +215,20 @@ dbx_param(struct dbx_req *q, const char *key, char *buf, size_t cap)
 }
 
 bool
+dbx_param_id(struct dbx_req *q, const char *key, char *id, size_t cap)
+{
+    const char *v = dbx_param(q, key, id, cap);
+
+    if (v == NULL) {
+        dbx_error(q, 400, "INVALID_PARAMETER_VALUE", "Missing required field: %s", key);
+        return false;
+    }
+    if (v != id)
+        snprintf(id, cap, "%s", v);
+    return true;
+}
+
+bool
 dbx_query_true(const struct dbx_req *q, const char *key)
 {
     char buf[8];

@@ -834,16 +834,11 @@ create(struct dbx_req *q)
 static json_t *
 find(struct dbx_req *q, char *id, size_t cap)
 {
-    const char *cid = dbx_param(q, "cluster_id", id, cap);
-    json_t *doc = cid ? dbx_get(q->d, q->ws.id, DBX_CLUSTER, cid) : NULL;
+    json_t *doc;
 
-    if (cid == NULL) {
-        dbx_error(q, 400, "INVALID_PARAMETER_VALUE", "Missing required field: cluster_id");
+    if (!dbx_param_id(q, "cluster_id", id, cap))
         return NULL;
-    }
-    if (cid != id)
-        snprintf(id, cap, "%s", cid);
-    if (!dbx_cluster_visible(doc)) {
+    if (!dbx_cluster_visible(doc = dbx_get(q->d, q->ws.id, DBX_CLUSTER, id))) {
         dbx_error(q, 400, "INVALID_PARAMETER_VALUE", "Cluster %s does not exist", id);
         return NULL;
     }

@@ -107,6 +107,9 @@ struct dbx_req *dbx_req_internal(struct dbx *d, const char *wsid, const char *us
                                  ctl_arm_done_fn done, void *arg);
 /* dbx_param - a string parameter: the body's, else the query's. */
 const char *dbx_param(struct dbx_req *q, const char *key, char *buf, size_t cap);
+/* dbx_param_id - a required id parameter copied into id; false after
+ * answering 400 "Missing required field". */
+bool dbx_param_id(struct dbx_req *q, const char *key, char *id, size_t cap);
 
 json_t *dbx_get(struct dbx *d, const char *ws, const char *kind, const char *id); /* borrowed */
 void dbx_put(struct dbx *d, const char *ws, const char *kind, const char *id, json_t *doc);

@@ -646,19 +646,12 @@ create(struct dbx_req *q)
 static json_t *
 find(struct dbx_req *q, char *id, size_t cap)
 {
-    const char *pid = dbx_param(q, "instance_pool_id", id, cap);
-    json_t *doc = pid ? dbx_get(q->d, q->ws.id, DBX_POOL, pid) : NULL;
+    json_t *doc;
 
-    if (pid == NULL) {
-        dbx_error(q, 400, "INVALID_PARAMETER_VALUE", "Missing required field: instance_pool_id");
+    if (!dbx_param_id(q, "instance_pool_id", id, cap))
         return NULL;
-    }
-    if (pid != id)
-        snprintf(id, cap, "%s", pid);
-    if (doc == NULL) {
+    if ((doc = dbx_get(q->d, q->ws.id, DBX_POOL, id)) == NULL)
         dbx_error(q, 400, "RESOURCE_DOES_NOT_EXIST", "Instance pool %s does not exist", id);
-        return NULL;
-    }
     return doc;
 }
 

@@ -120,6 +120,16 @@ class DbxTest(ComputeTest):
         self.boot_sccd(extra=self.SCCD, name="sccd2", relay_port=self.port)
         self.w = Workspace(self.d, self.url, read(os.path.join(self.d.data, "admin.token")))
 
+    def pool_of_one(self):
+        """An instance pool that keeps one VM idle (asked for, not waited for)."""
+        return self.w.ok("POST", "/api/2.0/instance-pools/create", {
+            "instance_pool_name": "p", "node_type_id": "Standard_DS3_v2",
+            "min_idle_instances": 1})["instance_pool_id"]
+
+    def wait_idle(self, pid, n=1):
+        wait_for(lambda: self.w.ok("GET", "/api/2.0/instance-pools/get?instance_pool_id=" +
+                                   pid)["stats"]["idle_count"] == n, 60, what="idle instances")
+
     def vms_of(self, cid):
         mrg = self.ws["properties"]["managedResourceGroupId"]
         r = self.call("GET", mrg + "/providers/Microsoft.Compute/virtualMachines",
@@ -1047,9 +1057,7 @@ class TestNoOutbound(DbxTest):
         self.assertEqual(x["health"]["status"], "FAILED", x)
         self.assertEqual(x["health"]["failure_reason"]["code"], "NPIP_TUNNEL_SETUP_FAILURE")
         # So does a pool there, and a cluster that asks it for nodes.
-        pid = self.w.ok("POST", "/api/2.0/instance-pools/create", {
-            "instance_pool_name": "p", "node_type_id": "Standard_DS3_v2",
-            "min_idle_instances": 1})["instance_pool_id"]
+        pid = self.pool_of_one()
         p = wait_for(lambda: (lambda p: p if p["status"]["pending_instance_errors"] else None)(
             self.w.ok("GET", "/api/2.0/instance-pools/get?instance_pool_id=" + pid)), 60,
             what="the pool's error")
@@ -1097,11 +1105,8 @@ class TestUpgrade(DbxTest):
     def test_idle_pool_instances_block_the_upgrade(self):
         """A pool with idle instances is running compute: the upgrade fails
         until the pool lets them go."""
-        pid = self.w.ok("POST", "/api/2.0/instance-pools/create", {
-            "instance_pool_name": "p", "node_type_id": "Standard_DS3_v2",
-            "min_idle_instances": 1})["instance_pool_id"]
-        wait_for(lambda: self.w.ok("GET", "/api/2.0/instance-pools/get?instance_pool_id=" +
-                                   pid)["stats"]["idle_count"] == 1, 60, what="an idle instance")
+        pid = self.pool_of_one()
+        self.wait_idle(pid)
         body = {"location": "eastus", "properties": {"parameters": {
             "enableNoPublicIp": {"value": True}}}}
         st = self.api.wait(self.call("PUT", self.ws_id(), body, expect=200)).json
@@ -1122,13 +1127,10 @@ class TestUpgrade(DbxTest):
 class TestRestart(DbxTest):
 
     def test_kill_9_loses_no_cluster_run_pool_or_output(self):
-        pid = self.w.ok("POST", "/api/2.0/instance-pools/create", {
-            "instance_pool_name": "p", "node_type_id": "Standard_DS3_v2",
-            "min_idle_instances": 1})["instance_pool_id"]
+        pid = self.pool_of_one()
         cid = self.new_cluster()
         self.wait_cluster(cid, "RUNNING")
-        wait_for(lambda: self.w.ok("GET", "/api/2.0/instance-pools/get?instance_pool_id=" +
-                                   pid)["stats"]["idle_count"] == 1, 60, what="an idle instance")
+        self.wait_idle(pid)
         idle = [v["name"] for v in self.vms_of(pid)]
         rid = self.submit(cid, {"scc_command_task": {
             "argv": ["sh", "-c", "for i in 1 2 3 4 5 6; do echo line$i; sleep 0.5; done"]}})
@@ -1157,13 +1159,10 @@ class TestRestart(DbxTest):
                       (json.dumps(body), kind, oid))
 
     def test_vms_of_a_launch_whose_answer_was_lost_are_not_left_behind(self):
-        pid = self.w.ok("POST", "/api/2.0/instance-pools/create", {
-            "instance_pool_name": "p", "node_type_id": "Standard_DS3_v2",
-            "min_idle_instances": 1})["instance_pool_id"]
+        pid = self.pool_of_one()
         cid = self.new_cluster()
         self.wait_cluster(cid, "RUNNING")
-        wait_for(lambda: self.w.ok("GET", "/api/2.0/instance-pools/get?instance_pool_id=" +
-                                   pid)["stats"]["idle_count"] == 1, 60, what="an idle instance")
+        self.wait_idle(pid)
         old = {cid: [v["name"] for v in self.vms_of(cid)], pid: [v["name"] for v in
                                                                   self.vms_of(pid)]}
         self.kill9()

@@ -29,6 +29,22 @@ utc(int y, int mo, int d, int h, int mi, int s)
     return (int64_t)timegm(&tm);
 }
 
+/* A zone file of tzdata, whole, into buf (CTL_DBX_TZ_MAX bytes); its size. */
+static size_t
+read_zone(const char *name, uint8_t *buf)
+{
+    char path[128];
+    FILE *f;
+    size_t len;
+
+    snprintf(path, sizeof(path), ZONES "%s", name);
+    f = fopen(path, "rb");
+    assert_non_null(f);
+    len = fread(buf, 1, CTL_DBX_TZ_MAX, f);
+    fclose(f);
+    return len;
+}
+
 static int64_t
 next_of(const char *expr, const char *zone, int64_t after)
 {
@@ -221,15 +237,11 @@ test_zone_ids_are_checked(void **state)
 static void
 test_tz_parse_of_damaged_files(void **state)
 {
-    FILE *f = fopen(ZONES "America/New_York", "rb");
     uint8_t buf[CTL_DBX_TZ_MAX];
     struct ctl_dbx_tz tz;
-    size_t len;
+    size_t len = read_zone("America/New_York", buf);
 
     (void)state;
-    assert_non_null(f);
-    len = fread(buf, 1, sizeof(buf), f);
-    fclose(f);
     assert_int_equal(ctl_dbx_tz_parse(buf, len, &tz), 0);
     assert_true(tz.n > 100);
     ctl_dbx_tz_fini(&tz);
@@ -261,16 +273,12 @@ test_tz_parse_of_damaged_files(void **state)
 static void
 test_tz_parse_allocation_failures_are_clean(void **state)
 {
-    FILE *f = fopen(ZONES "Europe/Berlin", "rb");
     uint8_t buf[CTL_DBX_TZ_MAX];
     struct ctl_dbx_tz tz;
-    size_t len;
+    size_t len = read_zone("Europe/Berlin", buf);
     int rc, failed;
 
     (void)state;
-    assert_non_null(f);
-    len = fread(buf, 1, sizeof(buf), f);
-    fclose(f);
     for (unsigned long n = 1;; n++) {
         scc_mem_fail_at(n);
         rc = ctl_dbx_tz_parse(buf, len, &tz);
