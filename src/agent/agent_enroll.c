@@ -381,8 +381,7 @@ agent_tls_tunnel_ctx(struct agent *a)
                               .cert = a->node_cert,
                               .key = a->node_key,
                               .alpn = alpn,
-                              .nalpn = 1,
-                              .release_buffers = true};
+                              .nalpn = 1};
     SSL_CTX *ctx = NULL;
     int rc;
 

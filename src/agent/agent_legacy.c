@@ -155,8 +155,7 @@ tls_ctx(struct agent *a, SSL_CTX **out)
                               .key = a->node_key,
                               .require_peer_cert = true,
                               .alpn = alpn,
-                              .nalpn = 1,
-                              .release_buffers = true};
+                              .nalpn = 1};
 
     return scc_tls_ctx_server(&cfg, out);
 }

@@ -134,9 +134,9 @@ ctx_common(SSL_CTX *ctx, const struct scc_tls_cfg *cfg)
     /* HTTP/2 frames its own ends, so a missing close_notify cannot truncate
      * a message unnoticed; treat it as an ordinary EOF. */
     SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_RENEGOTIATION);
-    /* Many idle connections: free record buffers whenever they are empty. */
-    if (cfg->release_buffers)
-        SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    /* Not SSL_MODE_RELEASE_BUFFERS: it frees and allocates both record
+     * buffers around every record.  A tunnel gives them back once it goes
+     * quiet instead (scc_tio_trim). */
     if ((rc = load_identity(ctx, cfg)) < 0 || (rc = load_trust(ctx, cfg)) < 0)
         return rc;
     return 0;

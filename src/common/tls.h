@@ -25,7 +25,6 @@ struct scc_tls_cfg {
     bool require_peer_cert;  /* server: fail the handshake without one */
     const char *const *alpn; /* protocol names, most preferred first */
     size_t nalpn;
-    bool release_buffers; /* free idle record buffers (many idle conns) */
 };
 
 /* scc_tls_ctx_server / scc_tls_ctx_client - owned *out, or SCC_ETLS with

@@ -498,12 +498,7 @@ tls_init(struct ctl_api *api)
     struct scc_tls_cfg cfg = {.cert_file = api->c->paths.server_crt,
                               .key_file = api->c->paths.server_key,
                               .alpn = alpn,
-                              .nalpn = 1,
-                              /* Not release_buffers: it turns on read-ahead,
-                               * and bufferevent_openssl (2.1) asks only
-                               * SSL_pending, so records already read ahead
-                               * would wait for the next packet. */
-                              .release_buffers = false};
+                              .nalpn = 1};
     char why[256];
 
     if (scc_tls_ctx_server(&cfg, &api->tls) < 0) {

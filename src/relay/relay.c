@@ -151,8 +151,7 @@ tls_client_init(struct relay *r)
                               .cert_file = r->cfg.control_cert_file,
                               .key_file = r->cfg.control_key_file,
                               .alpn = alpn,
-                              .nalpn = 1,
-                              .release_buffers = true};
+                              .nalpn = 1};
     char why[256];
     int rc;
 
@@ -172,8 +171,7 @@ tls_init(struct relay *r)
                               .cert_file = r->cfg.cert_file,
                               .key_file = r->cfg.key_file,
                               .alpn = alpn,
-                              .nalpn = 2,
-                              .release_buffers = true};
+                              .nalpn = 2};
     char why[256];
     int rc;
 

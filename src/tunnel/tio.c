@@ -20,7 +20,9 @@
  * write(2) drains them.  With a socket BIO every 16 KiB record would cost
  * a write(2) and two read(2)s.  (OpenSSL's own read-ahead is no help: it
  * moves the unread rest of its buffer to the front for every record.)
- * Both buffers are given back when the connection goes quiet.
+ * These buffers and OpenSSL's own are given back when the connection goes
+ * quiet (scc_tio_trim), not after every record: a round trip that frees
+ * and allocates 80 KiB of them costs microseconds.
  */
 #define CIN_MIN       (32u << 10)  /* a quiet connection reads this much at once */
 #define CIN_CHUNK     (256u << 10) /* a busy one grows to this */
@@ -96,16 +98,6 @@ cin_reserve(struct scc_tio *t, size_t want)
     return 0;
 }
 
-/* cin is empty and the socket too: a quiet connection (one whose reads
- * never grew) holds no buffer until the next read, so a thousand idle
- * tunnels cost no read buffers at all. */
-static void
-cin_release_if_quiet(struct scc_tio *t)
-{
-    if (t->cin_want == CIN_MIN)
-        cin_fini(t);
-}
-
 /* One read(2) into cin: >0 bytes, 0 at EOF, -EAGAIN, or -errno. */
 static ssize_t
 fill_cin(struct scc_tio *t)
@@ -128,8 +120,6 @@ fill_cin(struct scc_tio *t)
     /* Grow only for a connection that fills its reads. */
     if ((size_t)n == t->cin_want && t->cin_want < CIN_CHUNK)
         t->cin_want *= 2;
-    else if (n < 0)
-        cin_release_if_quiet(t);
     else if (n == 0)
         t->eof = true;
     return n >= 0 ? n : (errno == EWOULDBLOCK ? -EAGAIN : -errno);
@@ -145,7 +135,6 @@ bio_read_ex(BIO *b, char *out, size_t len, size_t *readbytes)
     *readbytes = 0;
     if (avail == 0 && t->drained) {
         /* Level-triggered readiness brings us back when more arrives. */
-        cin_release_if_quiet(t);
         BIO_set_retry_read(b);
         return 0;
     }
@@ -634,6 +623,10 @@ scc_tio_trim(struct scc_tio *t)
         scc_buf_fini(&t->cout);
         t->cout_off = 0;
     }
+    /* OpenSSL's record buffers; it frees nothing while a record is half
+     * read or written, and allocates them again when needed. */
+    if (t->ssl && !t->handshaking)
+        (void)SSL_free_buffers(t->ssl);
 }
 
 void

@@ -63,7 +63,9 @@ void scc_tio_pause_read(struct scc_tio *t, bool paused);
  * socket is quiet (TLS may hold decrypted bytes the kernel cannot see). */
 void scc_tio_read_again(struct scc_tio *t);
 
-/* scc_tio_trim - give back idle buffers (a quiet connection costs little). */
+/* scc_tio_trim - give back idle buffers, ours and OpenSSL's: a quiet
+ * connection costs little.  The owner calls it when the connection has
+ * been quiet a while (h2io: TRIM_MS). */
 void scc_tio_trim(struct scc_tio *t);
 
 /* scc_tio_close_notify - best-effort TLS close_notify; never blocks. */
