@@ -1,7 +1,7 @@
 #!/bin/sh
 # Relay memory per idle tunnel, and an idle agent's memory.
 # Starts sccd, enrols N real scc-agent processes (default 1000), waits until
-# all tunnels are up and idle (buffers given back after 5 s), and reports
+# all tunnels are up and idle (buffers given back 100 ms after their last byte), and reports
 # sccd's resident and private memory before and after, per tunnel.
 #
 # usage: bench/tunnel/relay-memory.sh [BUILD_DIR] [N]
