@@ -2,7 +2,8 @@
 # Relay memory per idle tunnel, and an idle agent's memory.
 # Starts sccd, enrols N real scc-agent processes (default 1000), waits until
 # all tunnels are up and idle (buffers given back 100 ms after their last byte), and reports
-# sccd's resident and private memory before and after, per tunnel.
+# sccd's resident and private memory before and after, per tunnel, and the
+# idle agents' resident memory (min, median, max).
 #
 # usage: bench/tunnel/relay-memory.sh [BUILD_DIR] [N]
 set -eu
@@ -56,3 +57,6 @@ report "sccd with $n idle tunnels" $sccd
 echo "per idle tunnel: rss $(( (rss1 - rss0) * 1024 / n )) bytes, private $(( (priv1 - priv0) * 1024 / n )) bytes"
 a=$(pgrep -f "state-dir $work/a/7 " | head -1)
 [ -n "$a" ] && report "one idle agent" "$a"
+# Every agent, not only one: an agent whose pages came back would hide here.
+for p in $(pgrep -f "state-dir $work/a/"); do kb "$p" VmRSS status; done | sort -n |
+    awk '{a[NR]=$1} END {if (NR) printf "idle agents (%d): rss min %d, median %d, max %d KiB\n", NR, a[1], a[int((NR+1)/2)], a[NR]}'

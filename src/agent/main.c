@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #define STOP_GRACE_MS 5000
 
@@ -40,35 +41,90 @@ agent_fatal(struct agent *a, const char *why)
     event_base_loopbreak(a->base);
 }
 
-/* Drop our page table entries for every read-and-execute file mapping. */
-static void
-drop_code_pages(void)
+#define MAX_DROPS 64
+
+struct span {
+    unsigned long lo, hi;
+};
+
+/* The next smaps entry: its range, whether it is a read-only or
+ * read-and-execute mapping of a file, and whether all its resident pages
+ * are still the file's (none copied on write, none dirty). */
+static bool
+smaps_entry(FILE *f, struct span *sp, bool *clean_ro)
 {
-    FILE *maps;
-    char line[512];
+    char line[512], perms[8], path[256];
+    unsigned long kb;
+    bool file = false, pristine = true;
 
-    if ((maps = fopen("/proc/self/maps", "re")) == NULL)
+    if (fgets(line, sizeof(line), f) == NULL)
+        return false;
+    path[0] = '\0';
+    if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %255s", &sp->lo, &sp->hi, perms, path) < 3)
+        return false;
+    file = path[0] == '/' && (strcmp(perms, "r--p") == 0 || strcmp(perms, "r-xp") == 0);
+    while (fgets(line, sizeof(line), f) && strncmp(line, "VmFlags:", 8) != 0)
+        if ((sscanf(line, "Private_Dirty: %lu", &kb) == 1 ||
+             sscanf(line, "Anonymous: %lu", &kb) == 1 || sscanf(line, "Swap: %lu", &kb) == 1) &&
+            kb != 0)
+            pristine = false;
+    *clean_ro = file && pristine;
+    return true;
+}
+
+/*
+ * Drop our page table entries for read-only and code mappings of files
+ * whose resident pages are all the file's own.  Relocated read-only data
+ * (RELRO: written once at start, then made read-only) has dirty pages and
+ * is left alone, or its relocations would be lost.
+ */
+static void
+drop_file_pages(void)
+{
+    struct span drop[MAX_DROPS], sp;
+    size_t n = 0;
+    bool clean;
+    FILE *f;
+
+    if ((f = fopen("/proc/self/smaps", "re")) == NULL)
         return;
-    while (fgets(line, sizeof(line), maps)) {
-        unsigned long lo, hi;
-        char perms[8], path[256] = "";
-
-        if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %255s", &lo, &hi, perms, path) < 3)
-            continue;
-        if (path[0] == '/' && strcmp(perms, "r-xp") == 0)
-            (void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
-    }
-    fclose(maps);
+    while (n < MAX_DROPS && smaps_entry(f, &sp, &clean))
+        if (clean)
+            drop[n++] = sp;
+    fclose(f);
+    /* After reading: madvise must not run under an open smaps walk. */
+    for (size_t i = 0; i < n; i++)
+        (void)madvise((void *)drop[i].lo, drop[i].hi - drop[i].lo, MADV_DONTNEED);
 }
 
 #define TRIM_DELAY_S 10 /* after the tunnel is up: past its first requests */
 
+/* Resident memory in KiB, or 0 when /proc cannot say. */
+static unsigned long
+resident_kib(void)
+{
+    unsigned long size, pages = 0;
+    FILE *f = fopen("/proc/self/statm", "re");
+
+    if (f == NULL)
+        return 0;
+    if (fscanf(f, "%lu %lu", &size, &pages) != 2)
+        pages = 0;
+    fclose(f);
+    return pages * (unsigned long)sysconf(_SC_PAGESIZE) / 1024;
+}
+
 static void
 trim_now(evutil_socket_t fd, short what, void *arg)
 {
-    (void)fd, (void)what, (void)arg;
+    struct agent *a = arg;
+    unsigned long before = resident_kib();
+
+    (void)fd, (void)what;
     (void)malloc_trim(0);
-    drop_code_pages();
+    drop_file_pages();
+    scc_log_info(&a->log, "idle: start-up memory given back (resident %lu KiB, was %lu)",
+                 resident_kib(), before);
 }
 
 /*
@@ -77,11 +133,11 @@ trim_now(evutil_socket_t fd, short what, void *arg)
  * key generation, the CSR, certificate checks, OpenSSL's algorithm
  * tables), so a little later, when the tunnel's first exchanges are over,
  * give those pages back: free heap to the kernel, and drop our mappings
- * of code pages.  Code is never written, so MADV_DONTNEED only removes
- * page table entries: the pages stay in the page cache and fault back in
- * when used.  (Data mappings are left alone: they may hold our own
- * changes.)  Only the first time: after that, the resident set reflects
- * real use.
+ * of code and read-only data whose pages are still the file's.  Those are
+ * never written, so MADV_DONTNEED only removes page table entries: the
+ * pages stay in the page cache and fault back in when used.  (Writable
+ * mappings and relocated ones are left alone: they hold our own changes.)
+ * Only the first time: after that, the resident set reflects real use.
  */
 void
 agent_after_tunnel_up(struct agent *a)
@@ -92,7 +148,7 @@ agent_after_tunnel_up(struct agent *a)
     if (done || !a->cfg->trim_memory)
         return;
     done = true;
-    (void)event_base_once(a->base, -1, EV_TIMEOUT, trim_now, NULL, &tv);
+    (void)event_base_once(a->base, -1, EV_TIMEOUT, trim_now, a, &tv);
 }
 
 static void

@@ -47,6 +47,12 @@ def node_test(case, src, script, env, timeout=180):
     case.assertIn("# fail 0", out)
 
 
+def sanitized_build():
+    """True for an AddressSanitizer/UBSan build (its runtime has calls and memory of its own)."""
+    with open(os.path.join(BUILD, "CMakeCache.txt")) as f:
+        return "SCC_SANITIZE:BOOL=ON" in f.read()
+
+
 def wait_for(pred, timeout=10.0, interval=0.05, what="condition"):
     """Poll pred() until it returns something truthy; fail after timeout."""
     deadline = time.monotonic() + timeout

@@ -9,7 +9,7 @@ import shutil
 import subprocess
 import unittest
 
-from scc import BUILD, SccTest, wait_for
+from scc import BUILD, SccTest, sanitized_build, wait_for
 
 ANALYZE = shutil.which("systemd-analyze")
 # What sccd.service allows: @system-service minus @privileged and @resources.
@@ -96,11 +96,10 @@ class InstallTest(SccTest):
         strace = shutil.which("strace")
         if strace is None or os.geteuid() != 0:
             self.skipTest("needs root and strace (scripts/setup.sh --test)")
-        with open(os.path.join(BUILD, "CMakeCache.txt")) as f:
-            if "SCC_SANITIZE:BOOL=ON" in f.read():
-                # The sanitizers' runtime makes calls of its own (LeakSanitizer
-                # ptraces the process), which no unit would allow.
-                self.skipTest("a sanitizer build; the debug build's run checks the filter")
+        if sanitized_build():
+            # The sanitizers' runtime makes calls of its own (LeakSanitizer
+            # ptraces the process), which no unit would allow.
+            self.skipTest("a sanitizer build; the debug build's run checks the filter")
         bindir = os.path.join(self.prefix, "bin")
         data = self.path("data")
         os.mkdir(data, 0o700)
