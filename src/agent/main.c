@@ -55,7 +55,7 @@ smaps_entry(FILE *f, struct span *sp, bool *clean_ro)
 {
     char line[512], perms[8], path[256];
     unsigned long kb;
-    bool file = false, pristine = true;
+    bool file, pristine = true;
 
     if (fgets(line, sizeof(line), f) == NULL)
         return false;
