@@ -49,7 +49,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* Most inputs would die at the preface; give them one for free. */
     if (scc_h2_recv(h2, (const uint8_t *)preface, sizeof(preface) - 1) == 0 &&
         scc_h2_recv(h2, data, size) == 0)
-        (void)scc_h2_send(h2, &out, 1u << 20);
+        (void)scc_h2_send(h2, &out, NULL, 1u << 20);
     scc_buf_fini(&out);
     scc_h2_free(h2);
     return 0;

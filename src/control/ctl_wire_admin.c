@@ -104,7 +104,7 @@ pump(struct scc_h2 *h2, int fd, struct scc_buf *out, uint64_t deadline)
     uint64_t now;
 
     scc_buf_reset(out);
-    if (scc_h2_send(h2, out, CALL_OUT_MAX) < 0)
+    if (scc_h2_send(h2, out, NULL, CALL_OUT_MAX) < 0)
         return SCC_EH2;
     for (size_t off = 0; off < out->len; off += (size_t)n) {
         if ((n = write(fd, out->data + off, out->len - off)) < 0 && errno != EINTR)

@@ -12,6 +12,10 @@
 
 #define CONN_WINDOW   (64u << 20) /* credited on arrival; see h2.h */
 #define FRAME_HDR_LEN 9
+/* Frames at least this big are moved to scc_h2_send's bulk rather than
+ * copied: below it, the up to 16 KiB copied to fill a record (frame_bulk)
+ * would be most of the frame. */
+#define BULK_MIN (32u << 10)
 
 struct scc_h2 {
     nghttp2_session *ng;
@@ -23,6 +27,7 @@ struct scc_h2 {
     uint64_t bytes_in;
     uint64_t bytes_out;
     struct scc_buf *out;            /* target of send_data during scc_h2_send */
+    struct evbuffer *bulk;          /* scc_h2_send's bulk, or NULL */
     bool paused;                    /* send_data framed one DATA frame and paused */
     bool goaway;                    /* the peer announced shutdown */
     struct scc_h2_stream *streams;  /* all live streams, for scc_h2_free */
@@ -62,7 +67,7 @@ scc_h2_settings_default(struct scc_h2_settings *s)
      * stream can make its receiver buffer. */
     s->max_concurrent_streams = 256;
     s->stream_window = 4u << 20;
-    s->max_frame_size = 64u << 10;
+    s->max_frame_size = 256u << 10; /* a whole bridge read: one bulk frame */
     s->stream_send_max = 4u << 20;
 }
 
@@ -338,6 +343,15 @@ on_stream_close(nghttp2_session *ng, int32_t stream_id, uint32_t error_code, voi
 
 /* ---- sending bodies ---- */
 
+/* Bytes in the first chunk of a queue: what can be moved without a copy. */
+static size_t
+first_chunk(struct evbuffer *q)
+{
+    struct evbuffer_iovec v;
+
+    return evbuffer_peek(q, -1, NULL, &v, 1) > 0 ? v.iov_len : 0;
+}
+
 static ssize_t
 read_length(nghttp2_session *ng, uint8_t frame_type, int32_t stream_id, int32_t conn_window,
             int32_t stream_window, uint32_t remote_max_frame, void *user_data)
@@ -368,10 +382,50 @@ data_read(nghttp2_session *ng, int32_t stream_id, uint8_t *buf, size_t length, u
     }
     if (length > avail)
         length = avail;
+    if (s->h2->bulk) { /* end the frame with the chunk, so it can be moved */
+        size_t first = first_chunk(s->q);
+
+        if (first >= BULK_MIN && first < length)
+            length = first;
+    }
     *data_flags |= NGHTTP2_DATA_FLAG_NO_COPY;
     if (s->end_queued && length == avail)
         *data_flags |= NGHTTP2_DATA_FLAG_EOF;
     return (ssize_t)length;
+}
+
+/* Header and payload, copied to out: 0 or an nghttp2 error. */
+static int
+frame_copy(struct scc_buf *out, struct evbuffer *q, const uint8_t *framehd, size_t length)
+{
+    if (scc_buf_reserve(out, FRAME_HDR_LEN + length) < 0)
+        return NGHTTP2_ERR_WOULDBLOCK; /* retried on the next send */
+    memcpy(out->data + out->len, framehd, FRAME_HDR_LEN);
+    if (evbuffer_remove(q, out->data + out->len + FRAME_HDR_LEN, length) != (int)length)
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
+    out->len += FRAME_HDR_LEN + length;
+    return 0;
+}
+
+/* The header and enough payload to fill out's last record are copied;
+ * the rest of the chunk (length >= BULK_MIN > the fill) is moved to bulk
+ * with its memory, so most of the payload is never copied here. */
+static int
+frame_bulk(struct scc_buf *out, struct evbuffer *q, struct evbuffer *bulk, const uint8_t *framehd,
+           size_t length)
+{
+    size_t fill = (out->len + FRAME_HDR_LEN) % SCC_H2_BULK_ALIGN;
+
+    fill = fill ? SCC_H2_BULK_ALIGN - fill : 0;
+    if (scc_buf_reserve(out, FRAME_HDR_LEN + fill) < 0)
+        return NGHTTP2_ERR_WOULDBLOCK;
+    memcpy(out->data + out->len, framehd, FRAME_HDR_LEN);
+    if (evbuffer_remove(q, out->data + out->len + FRAME_HDR_LEN, fill) != (int)fill)
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
+    out->len += FRAME_HDR_LEN + fill;
+    if (evbuffer_remove_buffer(q, bulk, length - fill) != (int)(length - fill))
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
+    return 0;
 }
 
 static int
@@ -380,15 +434,15 @@ send_data(nghttp2_session *ng, nghttp2_frame *frame, const uint8_t *framehd, siz
 {
     struct scc_h2 *h2 = user_data;
     struct scc_h2_stream *s = source->ptr;
-    struct scc_buf *out = h2->out;
+    int rc;
 
     (void)ng, (void)frame;
-    if (scc_buf_reserve(out, FRAME_HDR_LEN + length) < 0)
-        return NGHTTP2_ERR_WOULDBLOCK; /* retried on the next send */
-    memcpy(out->data + out->len, framehd, FRAME_HDR_LEN);
-    if (evbuffer_remove(s->q, out->data + out->len + FRAME_HDR_LEN, length) != (int)length)
-        return NGHTTP2_ERR_CALLBACK_FAILURE;
-    out->len += FRAME_HDR_LEN + length;
+    if (h2->bulk && length >= BULK_MIN && first_chunk(s->q) == length)
+        rc = frame_bulk(h2->out, s->q, h2->bulk, framehd, length);
+    else
+        rc = frame_copy(h2->out, s->q, framehd, length);
+    if (rc != 0)
+        return rc;
     h2->bytes_out += length;
     if (s->cbs.on_drain)
         s->cbs.on_drain(s, length, s->arg);
@@ -559,11 +613,14 @@ scc_h2_recv(struct scc_h2 *h2, const uint8_t *data, size_t len)
 }
 
 ssize_t
-scc_h2_send(struct scc_h2 *h2, struct scc_buf *out, size_t budget)
+scc_h2_send(struct scc_h2 *h2, struct scc_buf *out, struct evbuffer *bulk, size_t budget)
 {
     size_t start = out->len;
 
+    if (bulk && evbuffer_get_length(bulk) > 0)
+        return SCC_EINVAL; /* its bytes would go out after frames framed now */
     h2->out = out;
+    h2->bulk = bulk;
     while (out->len - start < budget) {
         const uint8_t *data = NULL;
         ssize_t n;
@@ -571,21 +628,23 @@ scc_h2_send(struct scc_h2 *h2, struct scc_buf *out, size_t budget)
         h2->paused = false;
         n = nghttp2_session_mem_send(h2->ng, &data);
         if (n < 0) {
-            h2->out = NULL;
+            h2->out = NULL, h2->bulk = NULL;
             return n == NGHTTP2_ERR_NOMEM ? SCC_ENOMEM : SCC_EH2;
         }
         if (n > 0 && scc_buf_put(out, data, (size_t)n) < 0) {
             /* nghttp2 already considers these bytes sent; losing them
              * would corrupt the stream, so the caller must size out for
              * budget plus one frame.  Treat a violation as fatal. */
-            h2->out = NULL;
+            h2->out = NULL, h2->bulk = NULL;
             return SCC_ETOOBIG;
         }
+        if (bulk && evbuffer_get_length(bulk) > 0)
+            break; /* the caller writes out and bulk before anything else */
         if (n == 0 && !h2->paused)
             break;
     }
-    h2->out = NULL;
-    return (ssize_t)(out->len - start);
+    h2->out = NULL, h2->bulk = NULL;
+    return (ssize_t)(out->len - start + (bulk ? evbuffer_get_length(bulk) : 0));
 }
 
 bool

@@ -7,7 +7,8 @@
  * adds what the tunnel needs on top:
  *
  *  - per-stream send queues with a hard cap, sent with NO_COPY so payload
- *    moves from the queue straight into the output buffer;
+ *    moves from the queue straight into the output buffer, or, for a large
+ *    frame, is not copied at all (scc_h2_send's bulk);
  *  - flow control against head-of-line blocking: the connection window is
  *    credited as soon as bytes arrive, a stream's window only when its
  *    consumer says it has taken them (scc_h2_stream_consume).  A stalled
@@ -122,12 +123,23 @@ void scc_h2_free(struct scc_h2 *h2);
  */
 int scc_h2_recv(struct scc_h2 *h2, const uint8_t *data, size_t len);
 
+/* Plaintext per TLS record (tio's SSL_write cuts at 16 KiB): bulk frames
+ * are laid out so that every record leaves full. */
+#define SCC_H2_BULK_ALIGN 16384
+
 /*
  * scc_h2_send - append frames to out until out holds at least budget bytes
- * or nothing is ready.  Returns the number of bytes appended (0: idle), or
+ * or nothing is ready.  Returns the number of bytes framed (0: idle), or
  * SCC_EH2 / SCC_ENOMEM on a fatal error.
+ *
+ * bulk (NULL, or an empty evbuffer) lets a large DATA frame go without a
+ * copy: its header and just enough payload to end out on a multiple of
+ * SCC_H2_BULK_ALIGN are appended to out, and the rest of the payload (a
+ * whole chunk of the stream's queue) is moved into bulk.  The call then
+ * returns at once; the bytes on the wire are out followed by bulk, and
+ * both must be written before the next call.
  */
-ssize_t scc_h2_send(struct scc_h2 *h2, struct scc_buf *out, size_t budget);
+ssize_t scc_h2_send(struct scc_h2 *h2, struct scc_buf *out, struct evbuffer *bulk, size_t budget);
 
 /* scc_h2_is_done - true when neither side has anything left to say
  * (GOAWAY exchanged, or a fatal error), so the transport can close. */

@@ -5,6 +5,7 @@
 #include "common/time.h"
 #include "tunnel/tio.h"
 
+#include <event2/buffer.h>
 #include <event2/event.h>
 #include <string.h>
 
@@ -27,8 +28,9 @@ struct scc_h2io {
     void *arg;
     scc_h2io_close_cb on_close;
     struct scc_h2io_cfg cfg;
-    struct scc_buf out; /* framed, not yet written */
-    size_t off;         /* written prefix of out */
+    struct scc_buf out;    /* framed, not yet written */
+    size_t off;            /* written prefix of out */
+    struct evbuffer *bulk; /* a bulk frame's payload, due after out (h2.h) */
     struct event *flush_ev, *tick_ev, *close_ev, *trim_ev;
     uint64_t last_rx_ms, last_ping_ms, last_tx_ms;
     bool trim_armed; /* trim_ev is pending */
@@ -140,26 +142,77 @@ on_trim(evutil_socket_t fd, short what, void *arg)
     scc_tio_trim(io->tio);
 }
 
-static bool
-write_pending(struct scc_h2io *io)
+/* Hand len bytes to the transport: how many it took (fewer than len when
+ * the socket is full; the write event is then armed), or <0 once closed. */
+static ssize_t
+write_some(struct scc_h2io *io, const uint8_t *p, size_t len)
 {
-    while (io->off < io->out.len) {
-        ssize_t n = scc_tio_write(io->tio, io->out.data + io->off, io->out.len - io->off);
+    size_t done = 0;
+
+    while (done < len) {
+        ssize_t n = scc_tio_write(io->tio, p + done, len - done);
 
         if (n < 0) {
             scc_h2io_close(io, (int)n);
-            return false;
+            return n;
         }
         if (n == 0) {
             scc_tio_want_write(io->tio, true);
-            return false;
+            break;
         }
-        io->off += (size_t)n;
-        io->wire_out += (uint64_t)n;
+        done += (size_t)n;
+    }
+    if (done > 0) {
+        io->wire_out += done;
         touch(io, &io->last_tx_ms);
     }
+    return (ssize_t)done;
+}
+
+static bool
+write_pending(struct scc_h2io *io)
+{
+    ssize_t n;
+
+    if (io->off == io->out.len) /* nothing, and out.data may be NULL */
+        return true;
+    n = write_some(io, io->out.data + io->off, io->out.len - io->off);
+    if (n < 0 || (io->off += (size_t)n) < io->out.len)
+        return false;
     scc_buf_reset(&io->out);
     io->off = 0;
+    return true;
+}
+
+/* A bulk payload goes straight from its chunk, in whole records (out is
+ * empty by now); what is left of a record moves to out, to share that
+ * record with whatever is framed next. */
+static bool
+write_bulk(struct scc_h2io *io)
+{
+    size_t len;
+
+    while ((len = evbuffer_get_length(io->bulk)) >= SCC_H2_BULK_ALIGN) {
+        size_t whole = len - len % SCC_H2_BULK_ALIGN;
+        struct evbuffer_iovec v;
+        ssize_t n;
+
+        (void)evbuffer_peek(io->bulk, -1, NULL, &v, 1);
+        if (v.iov_len > whole)
+            v.iov_len = whole;
+        if ((n = write_some(io, v.iov_base, v.iov_len)) < 0)
+            return false;
+        (void)evbuffer_drain(io->bulk, (size_t)n);
+        if ((size_t)n < v.iov_len)
+            return false;
+    }
+    if (len > 0) {
+        if (scc_buf_reserve(&io->out, len) < 0) {
+            scc_h2io_close(io, SCC_ENOMEM);
+            return false;
+        }
+        io->out.len = (size_t)evbuffer_remove(io->bulk, io->out.data, len);
+    }
     return true;
 }
 
@@ -173,13 +226,15 @@ flush(struct scc_h2io *io)
     for (;;) {
         ssize_t n;
 
-        if (!write_pending(io))
+        if (!write_pending(io) || !write_bulk(io))
             return;
-        n = scc_h2_send(io->h2, &io->out, OUT_BUDGET);
+        n = scc_h2_send(io->h2, &io->out, io->bulk, OUT_BUDGET);
         if (n < 0) {
             scc_h2io_close(io, (int)n);
             return;
         }
+        if (n == 0 && !write_pending(io)) /* a bulk payload's last bytes */
+            return;
         if (n == 0)
             break;
     }
@@ -296,6 +351,7 @@ on_close_ev(evutil_socket_t fd, short what, void *arg)
     event_free(io->trim_ev);
     scc_tio_free(io->tio);
     scc_buf_fini(&io->out);
+    evbuffer_free(io->bulk);
     scc_free(io);
 }
 
@@ -354,7 +410,8 @@ scc_h2io_new(struct event_base *base, struct scc_tio *tio, enum scc_h2_role role
     io->on_close = on_close;
     io->last_rx_ms = io->last_ping_ms = io->last_tx_ms = scc_time_mono_ms();
     scc_buf_init(&io->out, OUT_MAX);
-    if ((rc = events_new(io)) < 0 || (rc = scc_h2_new(role, set, &mine, io, &io->h2)) < 0)
+    if ((io->bulk = evbuffer_new()) == NULL || (rc = events_new(io)) < 0 ||
+        (rc = scc_h2_new(role, set, &mine, io, &io->h2)) < 0)
         goto fail;
     scc_tio_set_cb(tio, on_io, io);
     schedule_flush(io); /* our SETTINGS (and preface) go out at once */
@@ -369,6 +426,8 @@ fail:
         event_free(io->close_ev);
     if (io->trim_ev)
         event_free(io->trim_ev);
+    if (io->bulk)
+        evbuffer_free(io->bulk);
     scc_tio_free(io->tio);
     scc_free(io);
     return rc;
