@@ -211,6 +211,8 @@ on_sock_write(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+static void flush_batch(struct scc_bridge *b);
+
 /*
  * Stream bytes are collected while one scc_h2_recv runs (they point into
  * the tunnel's read buffer, no copy) and written with one writev(2) when
@@ -223,6 +225,10 @@ on_data(struct scc_h2_stream *s, const uint8_t *data, size_t len, void *arg)
 {
     struct scc_bridge *b = arg;
 
+    /* A full batch is written (or kept) first: bytes added to out now
+     * would otherwise go ahead of the batch's unwritten rest. */
+    if (b->niov == BATCH_IOV)
+        flush_batch(b);
     if (evbuffer_get_length(b->out) == 0 && b->niov < BATCH_IOV) {
         b->iov[b->niov].iov_base = (void *)(uintptr_t)data;
         b->iov[b->niov++].iov_len = len;
