@@ -233,10 +233,11 @@ flush(struct scc_h2io *io)
             scc_h2io_close(io, (int)n);
             return;
         }
-        if (n == 0 && !write_pending(io)) /* a bulk payload's last bytes */
-            return;
-        if (n == 0)
+        if (n == 0) {
+            if (!write_pending(io)) /* a bulk payload's last bytes */
+                return;
             break;
+        }
     }
     if ((rc = scc_tio_flush(io->tio)) < 0) {
         scc_h2io_close(io, rc);
