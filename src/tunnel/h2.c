@@ -616,6 +616,7 @@ ssize_t
 scc_h2_send(struct scc_h2 *h2, struct scc_buf *out, struct evbuffer *bulk, size_t budget)
 {
     size_t start = out->len;
+    ssize_t rc = 0;
 
     if (bulk && evbuffer_get_length(bulk) > 0)
         return SCC_EINVAL; /* its bytes would go out after frames framed now */
@@ -628,23 +629,26 @@ scc_h2_send(struct scc_h2 *h2, struct scc_buf *out, struct evbuffer *bulk, size_
         h2->paused = false;
         n = nghttp2_session_mem_send(h2->ng, &data);
         if (n < 0) {
-            h2->out = NULL, h2->bulk = NULL;
-            return n == NGHTTP2_ERR_NOMEM ? SCC_ENOMEM : SCC_EH2;
+            rc = n == NGHTTP2_ERR_NOMEM ? SCC_ENOMEM : SCC_EH2;
+            goto out;
         }
         if (n > 0 && scc_buf_put(out, data, (size_t)n) < 0) {
             /* nghttp2 already considers these bytes sent; losing them
              * would corrupt the stream, so the caller must size out for
              * budget plus one frame.  Treat a violation as fatal. */
-            h2->out = NULL, h2->bulk = NULL;
-            return SCC_ETOOBIG;
+            rc = SCC_ETOOBIG;
+            goto out;
         }
         if (bulk && evbuffer_get_length(bulk) > 0)
             break; /* the caller writes out and bulk before anything else */
         if (n == 0 && !h2->paused)
             break;
     }
-    h2->out = NULL, h2->bulk = NULL;
-    return (ssize_t)(out->len - start + (bulk ? evbuffer_get_length(bulk) : 0));
+    rc = (ssize_t)(out->len - start + (bulk ? evbuffer_get_length(bulk) : 0));
+out:
+    h2->out = NULL;
+    h2->bulk = NULL;
+    return rc;
 }
 
 bool
